@@ -1,0 +1,5 @@
+import sys
+
+from sweepnet.cli import main
+
+sys.exit(main())

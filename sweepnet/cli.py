@@ -1,0 +1,54 @@
+"""The ``sweepnet`` command.
+
+Each subcommand lives in its own module under :mod:`sweepnet.commands` and exposes
+``register(subparsers)``; heavy imports (Ray, MLflow) happen inside the command, so
+``sweepnet --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sweepnet import __version__
+from sweepnet.errors import SweepnetError
+
+__all__ = ["main"]
+
+COMMANDS = ("sweep", "resume", "trial", "best", "ui", "plugins", "data")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sweepnet",
+        description="Hyperparameter sweeps for small numpy neural networks, on Ray, tracked in MLflow.",
+    )
+    parser.add_argument("--version", action="version", version=f"sweepnet {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"sweepnet.commands.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"sweepnet.commands.{name}":
+                raise
+            continue  # command not built yet
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit status (2 for user errors)."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except SweepnetError as err:
+        print(f"sweepnet: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sweepnet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The command modules of ``sweepnet``; each exposes ``register(subparsers)``."""

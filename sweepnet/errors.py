@@ -1,0 +1,38 @@
+"""User-facing errors.
+
+Every error a user can cause (a bad config field, a missing file, a broken plugin) is a
+:class:`SweepnetError` whose message is one line naming the field, file or plugin at fault.
+The CLI prints it without a traceback and exits with status 2.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DataError", "PluginError", "SweepnetError"]
+
+
+class SweepnetError(Exception):
+    """An error caused by user input; ``str(err)`` is a complete one-line message."""
+
+
+class ConfigError(SweepnetError):
+    """A sweep config value is invalid.
+
+    Parameters
+    ----------
+    field : dotted path of the offending field, e.g. ``"solver.batch_size"``
+        (prefixed with the file name by the loader when known).
+    reason : one-line explanation.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class PluginError(SweepnetError):
+    """A plugin is broken, missing, or a component name cannot be resolved."""
+
+
+class DataError(SweepnetError):
+    """A data set cannot be found, read or verified; the message names the file or directory."""

@@ -1,0 +1,96 @@
+"""Records that flow between the searcher, the scheduler, the trial runner and the tracker."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SweepInfo", "TrialResult", "TrialSpec", "TrialState"]
+
+
+class TrialState(str, enum.Enum):
+    """Life cycle of a trial. Only the last five are final."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    PRUNED = "PRUNED"
+    DIVERGED = "DIVERGED"  # non-finite or exploding loss
+    FAILED = "FAILED"  # exception, after retries
+    KILLED = "KILLED"  # interrupted (Ctrl-C); re-run on resume
+
+    @property
+    def is_finished(self) -> bool:
+        """True for states a resumed sweep must not run again."""
+        return self in (TrialState.COMPLETED, TrialState.PRUNED, TrialState.DIVERGED, TrialState.FAILED)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One point of the search space, ready to run.
+
+    Attributes
+    ----------
+    trial_id : stable hash of the resolved config and seed (same point -> same id).
+    number : 0-based order in which the searcher produced it.
+    params : the sampled hyperparameters, flat, keyed by dotted config path
+        (``{"solver.optim_config.learning_rate": 1e-3, ...}``).
+    config : the complete resolved sweep config of this trial (no spaces left), as plain data.
+    seed : the trial's own seed, derived from the sweep seed and ``trial_id``.
+    """
+
+    trial_id: str
+    number: int
+    params: dict[str, Any]
+    config: dict[str, Any]
+    seed: int
+
+
+@dataclass
+class TrialResult:
+    """What a finished (or interrupted) trial produced.
+
+    Attributes
+    ----------
+    metrics : final metrics, e.g. ``val_acc`` / ``test_acc`` of the restored best parameters
+        (or ``val_rmse`` / ``test_rmse`` for regression; ``val_acc_mean`` / ``val_acc_std``
+        for cross-validated trials).
+    history : one dict per epoch (``epoch``, ``loss``, ``train_acc``, ``val_acc``, ``lr`` ...).
+    weights : the trained (best) parameters, name -> array; ``None`` when not kept.
+    error : traceback text of a FAILED trial, reason of a DIVERGED or KILLED one.
+    """
+
+    trial_id: str
+    state: TrialState
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    duration_s: float = 0.0
+    weights: dict[str, np.ndarray] | None = None
+    error: str | None = None
+    node: str | None = None
+    worker: str | None = None
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class SweepInfo:
+    """A sweep invocation as the lifecycle hooks see it.
+
+    Attributes
+    ----------
+    name : the sweep's ``name`` (the MLflow experiment).
+    config : the validated sweep config (search spaces included), as plain data.
+    config_text : the sweep file as the user wrote it ("" when built in code).
+    metric, mode : what is optimised, e.g. ``"val_acc"``, ``"max"``.
+    resumed : True when continuing an earlier invocation.
+    """
+
+    name: str
+    config: dict[str, Any]
+    config_text: str
+    metric: str
+    mode: str
+    resumed: bool = False
