@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from sweepnet.data.dataset import Dataset, DatasetMeta
+from sweepnet.data.plugin import DatasetPlugin
 
-__all__ = ["Dataset", "DatasetMeta"]
+__all__ = ["Dataset", "DatasetMeta", "DatasetPlugin"]
