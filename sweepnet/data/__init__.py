@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from sweepnet.data.dataset import Dataset, DatasetMeta
+from sweepnet.data.folds import kfold_indices
+from sweepnet.data.home import resolve_data_home
+from sweepnet.data.load import load_dataset
 from sweepnet.data.plugin import DatasetPlugin
+from sweepnet.data.spec import DataSpec
 
-__all__ = ["Dataset", "DatasetMeta", "DatasetPlugin"]
+__all__ = ["DataSpec", "Dataset", "DatasetMeta", "DatasetPlugin", "kfold_indices", "load_dataset", "resolve_data_home"]

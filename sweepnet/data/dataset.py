@@ -41,6 +41,10 @@ class Dataset:
 
     Arrays are read-only (``flags.writeable == False``) so that one materialised copy can be
     shared by every trial of a sweep. ``X_*: (N, *meta.input_shape)``; ``y_*: (N,)``.
+
+    ``folds`` holds the ``data.cv`` cross-validation folds over the training split: k pairs
+    ``(train_idx, val_idx)`` of int64 indices into ``X_train`` (empty without ``cv``). Trials
+    index with them rather than copying the data up front.
     """
 
     meta: DatasetMeta
@@ -50,3 +54,4 @@ class Dataset:
     y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    folds: tuple[tuple[np.ndarray, np.ndarray], ...] = ()

@@ -34,6 +34,9 @@ class DatasetPlugin(ABC):
     def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
         """Return the splits; raise ``sweepnet.errors.DataError`` naming the path when files are missing.
 
+        Writeable arrays are handed over: preprocessing may normalise them in place (so that a
+        large data set is not copied). Return read-only arrays for data the plugin keeps.
+
         Parameters
         ----------
         options : a validated instance of ``self.Options``.

@@ -1,0 +1,122 @@
+"""The generic preprocessing of the ``data:`` section, applied after a plugin loaded the raw splits."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from sweepnet.data.dataset import Dataset, DatasetMeta
+from sweepnet.data.features import hog_hsv_features
+from sweepnet.data.folds import kfold_indices
+from sweepnet.data.spec import DataSpec
+from sweepnet.errors import ConfigError
+
+__all__ = ["preprocess"]
+
+_SPLITS = ("train", "val", "test")
+_CHUNK_ROWS = 1024  # rows per step of the standard deviation, to bound its temporaries
+_MIN_STD = 1e-8  # constant inputs (e.g. the border pixels of digits) are left unscaled
+
+
+def preprocess(dataset: Dataset, spec: DataSpec, *, cache_dir: Path | None = None) -> Dataset:
+    """Apply the preprocessing of ``spec`` and return read-only splits.
+
+    Steps, in order: subsample (``num_train`` / ``num_val`` / ``num_test`` keep the first
+    samples), ``features``, ``flatten``, ``subtract_mean`` / ``standardize`` (statistics of the
+    training split only), ``bias_trick``, ``cv`` folds. Writeable float arrays of ``dataset`` are
+    modified in place, so that normalising CIFAR-10 does not need a second copy of it.
+
+    Parameters
+    ----------
+    dataset : the splits as a plugin loaded them, ``X_*: (N, *meta.input_shape)``.
+    cache_dir : where computed features are cached (None: not cached).
+
+    Returns
+    -------
+    dataset : ``meta.input_shape`` updated (e.g. ``(D,)`` after flatten, ``(D + 1,)`` after the
+        bias trick); every array has ``flags.writeable == False``.
+    """
+    meta = dataset.meta
+    X = {"train": dataset.X_train, "val": dataset.X_val, "test": dataset.X_test}
+    y = {"train": dataset.y_train, "val": dataset.y_val, "test": dataset.y_test}
+    for split in _SPLITS:
+        X[split], y[split] = _first(X[split], y[split], getattr(spec, f"num_{split}"), split, meta)
+    if spec.features == "hog_hsv":
+        _require_colour_images(meta)
+        X = {split: hog_hsv_features(x, cache_dir=cache_dir) for split, x in X.items()}
+    if spec.flatten or spec.bias_trick:
+        X = {split: x.reshape(len(x), -1) for split, x in X.items()}
+    if spec.subtract_mean or spec.standardize:
+        X = _normalise(X, scale=spec.standardize)
+    if spec.bias_trick:
+        X = {split: np.hstack([x, np.ones((len(x), 1), x.dtype)]) for split, x in X.items()}
+    folds = _folds(y["train"], spec.cv, meta) if spec.cv else ()
+    meta = dataclasses.replace(meta, input_shape=tuple(X["train"].shape[1:]))
+    arrays = [a for split in _SPLITS for a in (X[split], y[split])]
+    return Dataset(meta, *map(_read_only, arrays), folds=tuple(tuple(map(_read_only, f)) for f in folds))
+
+
+def _first(
+    x: np.ndarray, y: np.ndarray, count: int | None, split: str, meta: DatasetMeta
+) -> tuple[np.ndarray, np.ndarray]:
+    if count is None:
+        return x, y
+    if count > len(x):
+        reason = f"{count} exceeds the {len(x)} samples of the {split} split of {meta.name}"
+        raise ConfigError(f"data.num_{split}", reason)
+    return x[:count], y[:count]  # views: subsampling copies nothing
+
+
+def _require_colour_images(meta: DatasetMeta) -> None:
+    shape = meta.input_shape
+    if len(shape) != 3 or shape[0] != 3 or shape[1] < 8 or shape[2] < 8:
+        raise ConfigError(
+            "data.features", f"hog_hsv needs colour images (3, H, W) of at least 8x8; {meta.name} gives {shape}"
+        )
+
+
+def _normalise(X: dict[str, np.ndarray], *, scale: bool) -> dict[str, np.ndarray]:
+    """Subtract the training mean (and divide by the training std) of every input dimension."""
+    X = _owned_floats(X)
+    train = X["train"]
+    mean = train.mean(axis=0, dtype=np.float64)
+    std = _std(train, mean) if scale else None
+    for x in X.values():
+        x -= mean.astype(x.dtype)
+        if std is not None:
+            x /= np.where(std < _MIN_STD, 1.0, std).astype(x.dtype)
+    return X
+
+
+def _owned_floats(X: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The splits as float arrays that may be modified in place without touching each other."""
+    owned: dict[str, np.ndarray] = {}
+    for split, x in X.items():
+        floating = np.issubdtype(x.dtype, np.floating)
+        overlaps = any(np.may_share_memory(x, other) for other in owned.values())
+        if not floating or not x.flags.writeable or overlaps:
+            x = x.astype(x.dtype if floating else np.float32)
+        owned[split] = x
+    return owned
+
+
+def _std(x: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    # np.std would materialise ``x - mean`` at once: another copy of the whole training set.
+    squares = np.zeros_like(mean)
+    for start in range(0, len(x), _CHUNK_ROWS):
+        squares += np.square(x[start : start + _CHUNK_ROWS] - mean).sum(axis=0)
+    return np.sqrt(squares / len(x))
+
+
+def _folds(y: np.ndarray, k: int, meta: DatasetMeta) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    try:
+        return kfold_indices(y, k, stratified=meta.task == "classification")
+    except ValueError as err:
+        raise ConfigError("data.cv", f"cannot make {k} folds of the training split of {meta.name}: {err}") from None
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array

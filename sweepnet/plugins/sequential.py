@@ -1,0 +1,204 @@
+"""The ``sequential`` model: a stack of layer plugins described in config, trained by the Solver.
+
+In a sweep file::
+
+    model:
+      name: sequential
+      layers:
+        - {name: conv, filters: 16, kernel: 3, pad: 1}
+        - relu
+        - {name: max_pool, size: 2}
+        - {name: affine, units: 100}
+        - relu
+        - {name: affine, units: 10}
+      loss: softmax
+      reg: 1.0e-3
+      weight_scale: he
+
+Building the model resolves every layer by name in the layer registry (so third-party layers work
+the same as built-in ones), validates its options and infers every shape; a stack that does not
+fit the data fails then, before any training, with a ConfigError naming ``model.layers[i]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
+
+from sweepnet.core.layers import mse_loss, softmax_loss, svm_loss
+from sweepnet.data import DatasetMeta
+from sweepnet.errors import ConfigError
+from sweepnet.layer import Layer, Params, Shape, ShapeError
+from sweepnet.model import LossName, ModelPlugin, num_outputs, resolve_loss, resolve_rng
+from sweepnet.pluginmanager import get_registries
+from sweepnet.plugins.layers import WeightScale
+from sweepnet.registry import Registry, UnknownComponentError
+
+__all__ = ["SequentialNet", "SequentialPlugin"]
+
+_LOSSES = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
+_FIELD = "model.layers"
+
+
+class SequentialNet:
+    """A feed-forward stack of layer plugins with the classic model interface.
+
+    Parameter names are ``"<index>.<layer name>.<param>"``, e.g. ``"0.conv.W"``.
+
+    Attributes
+    ----------
+    layers : ``(name, layer, out_shape)`` per layer, in order.
+    params : name -> array, all in ``dtype``.
+    reg : L2 strength, applied to each layer's ``regularized`` parameters.
+    loss_name : ``"softmax"``, ``"svm"`` or ``"mse"`` (the Solver treats mse as regression).
+    dtype : dtype of the parameters and of the computation.
+    """
+
+    def __init__(
+        self,
+        layers: list[tuple[str, Layer, Shape]],
+        layer_params: list[Params],
+        *,
+        reg: float,
+        loss_name: str,
+        dtype: np.dtype | type,
+    ) -> None:
+        self.layers = layers
+        self.reg = reg
+        self.loss_name = loss_name
+        self.dtype = np.dtype(dtype)
+        # Per layer: its own parameter name -> the model-wide key, e.g. "W" -> "0.conv.W".
+        self._keys = [
+            {short: f"{index}.{name}.{short}" for short in own}
+            for index, ((name, _, _), own) in enumerate(zip(layers, layer_params))
+        ]
+        self.params: Params = {
+            keys[short]: value for keys, own in zip(self._keys, layer_params) for short, value in own.items()
+        }
+
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray | tuple[float, Params]:
+        """Scores, or loss and gradients, for a minibatch (train mode exactly when ``y`` is given).
+
+        Parameters
+        ----------
+        X : (N, *input_shape) inputs; cast to ``dtype``.
+        y : (N,) labels or regression targets, or None.
+
+        Returns
+        -------
+        scores : (N, C) when ``y`` is None; otherwise
+        loss : float, data loss plus ``0.5 * reg * sum(W**2)`` over the regularized parameters, and
+        grads : dict like ``params``.
+        """
+        out = X.astype(self.dtype, copy=False)
+        mode = "test" if y is None else "train"
+        caches = []
+        for (_, layer, _), keys in zip(self.layers, self._keys):
+            out, cache = layer.forward(out, {short: self.params[key] for short, key in keys.items()}, mode)
+            caches.append(cache)
+        if y is None:
+            return out
+        loss, dout = _LOSSES[self.loss_name](out, y)
+        grads: Params = {}
+        for (_, layer, _), keys, cache in zip(reversed(self.layers), reversed(self._keys), reversed(caches)):
+            dout, layer_grads = layer.backward(dout, cache)
+            grads.update({keys[short]: grad for short, grad in layer_grads.items()})
+        if self.reg:
+            for (_, layer, _), keys in zip(self.layers, self._keys):
+                for short in layer.regularized:
+                    w = self.params[keys[short]]
+                    loss += 0.5 * self.reg * float(np.vdot(w, w))
+                    grads[keys[short]] = grads[keys[short]] + self.reg * w
+        return loss, grads
+
+    def __repr__(self) -> str:
+        rows = [f"  {index}: {layer!r} -> {shape}" for index, (_, layer, shape) in enumerate(self.layers)]
+        return "SequentialNet(\n" + "\n".join(rows) + f"\n  loss={self.loss_name}, reg={self.reg})"
+
+
+class SequentialPlugin(ModelPlugin):
+    """Any stack of layer plugins, listed in config (loss softmax/svm, or mse for regression)."""
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        layers: list[str | dict[str, Any]] = Field(min_length=1)
+        loss: LossName | None = None
+        reg: NonNegativeFloat = 0.0
+        weight_scale: WeightScale = Field("he", description="default init scale of every layer with weights")
+
+    trainer = "solver"
+
+    def __init__(self, layer_registry: Registry | None = None) -> None:
+        """``layer_registry``: where layer names are resolved; the process-wide registry by default."""
+        self._layer_registry = layer_registry
+
+    def build(
+        self,
+        options: BaseModel,
+        meta: DatasetMeta,
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type = np.float32,
+    ) -> SequentialNet:
+        """Resolve, validate and initialise every layer for inputs of ``meta.input_shape``.
+
+        Raises
+        ------
+        ConfigError
+            naming ``model.layers[i]`` (or ``model.layers[i].<key>``) for an unknown layer, a bad
+            option, a layer that cannot take the shape it receives, or a last layer whose output
+            does not match the data set's classes / targets.
+        """
+        loss_name = resolve_loss(options.loss, meta)
+        generator = resolve_rng(seed, rng)
+        registry = self._layer_registry or get_registries().layers
+        layers: list[tuple[str, Layer, Shape]] = []
+        layer_params: list[Params] = []
+        shape = tuple(meta.input_shape)
+        for index, spec in enumerate(options.layers):
+            name, layer = _make_layer(registry, spec, index, options.weight_scale)
+            try:
+                params, shape = layer.init_params(shape, generator, dtype)
+            except ShapeError as err:
+                raise ConfigError(f"{_FIELD}[{index}]", f"{name} {err}") from None
+            layers.append((name, layer, tuple(shape)))
+            layer_params.append(params)
+        _check_output(shape, meta, len(layers) - 1, layers[-1][0])
+        return SequentialNet(layers, layer_params, reg=options.reg, loss_name=loss_name, dtype=dtype)
+
+
+def _make_layer(
+    registry: Registry, spec: str | dict[str, Any], index: int, weight_scale: WeightScale
+) -> tuple[str, Layer]:
+    """Resolve and instantiate the layer of ``model.layers[index]``; returns ``(name, layer)``."""
+    field = f"{_FIELD}[{index}]"
+    if isinstance(spec, str):
+        name, raw = spec, {}
+    elif isinstance(spec.get("name"), str):
+        raw = {key: value for key, value in spec.items() if key != "name"}
+        name = spec["name"]
+    else:
+        raise ConfigError(f"{field}.name", "missing: write a layer as `relu` or as `{name: affine, units: 10}`")
+    try:
+        component = registry.component(name)
+    except UnknownComponentError as err:
+        raise ConfigError(f"{field}.name", str(err)) from None
+    if component.options is not None and "weight_scale" in component.options.model_fields:
+        raw.setdefault("weight_scale", weight_scale)  # the model-wide init scale, unless the layer sets its own
+    component.parse_options(raw, field)
+    return name, component.obj(**raw)
+
+
+def _check_output(shape: Shape, meta: DatasetMeta, index: int, name: str) -> None:
+    """Raise :class:`ConfigError` unless the last layer's output ``shape`` fits the data set."""
+    size = num_outputs(meta)
+    if tuple(shape) != (size,):
+        what = f"{size} classes" if meta.task == "classification" else f"{size} regression targets"
+        raise ConfigError(
+            f"{_FIELD}[{index}]",
+            f"the last layer ({name}) outputs {tuple(shape)} but the {what} of {meta.name!r} need ({size},); "
+            f"end with {{name: affine, units: {size}}}",
+        )

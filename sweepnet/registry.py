@@ -1,0 +1,255 @@
+"""Named registries of the components plugins provide: layers, optimizers, data sets, models ...
+
+A :class:`Registry` maps names to objects and remembers, for each, which plugin package (and
+version) provided it. Registries are filled by the plugin manager through the
+``sweepnet_register_*`` hooks; the rest of sweepnet only ever resolves components by name here::
+
+    registries = get_registries()
+    conv = registries.layers.get("conv")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from sweepnet.errors import ConfigError, PluginError
+
+__all__ = [
+    "Component",
+    "DuplicateComponentError",
+    "Registries",
+    "Registry",
+    "UnknownComponentError",
+    "validate_options",
+]
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+
+
+class DuplicateComponentError(PluginError):
+    """Two plugins registered the same name; the message names both providers."""
+
+
+class UnknownComponentError(PluginError):
+    """A name that no plugin registered; the message lists the known names and the closest match.
+
+    Attributes
+    ----------
+    kind, name : what was looked up.
+    available : every registered name of that kind, sorted.
+    suggestion : the closest registered name, or None.
+    """
+
+    def __init__(self, kind: str, name: str, available: list[str]) -> None:
+        self.kind, self.name, self.available = kind, name, available
+        close = difflib.get_close_matches(name, available, n=1)
+        self.suggestion = close[0] if close else None
+        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
+        known = ", ".join(available) or "none"
+        super().__init__(f"unknown {kind} {name!r}{hint} (available: {known})")
+
+
+@dataclasses.dataclass(frozen=True)
+class Component:
+    """One registered object and where it came from.
+
+    Attributes
+    ----------
+    kind : ``"layer"``, ``"optimizer"``, ``"dataset"``, ``"model"``, ``"searcher"`` or ``"pruner"``.
+    name : the name configs refer to it by.
+    obj : the registered object (a class, or an update-rule function for optimizers).
+    provider, version : the distribution that provided it (``"sweepnet"`` for built-ins).
+    options : pydantic model of its config keys, or None when it takes none.
+    description : one line for ``sweepnet plugins``.
+    """
+
+    kind: str
+    name: str
+    obj: Any
+    provider: str
+    version: str
+    options: type[BaseModel] | None
+    description: str
+
+    def parse_options(self, data: Mapping[str, Any], field: str) -> BaseModel | None:
+        """Validate the config keys of this component.
+
+        Parameters
+        ----------
+        data : the keys as the user wrote them.
+        field : dotted config path of ``data``, used in errors, e.g. ``"model.layers[2]"``.
+
+        Returns
+        -------
+        An instance of :attr:`options`, or None for a component without options.
+
+        Raises
+        ------
+        ConfigError
+            naming ``field.<key>`` for an unknown key or a value of the wrong type.
+        """
+        if self.options is None:
+            if data:
+                raise ConfigError(f"{field}.{next(iter(data))}", f"{self.kind} {self.name!r} takes no options")
+            return None
+        return validate_options(self.options, data, field)
+
+
+def validate_options(options: type[BaseModel], data: Mapping[str, Any], field: str) -> BaseModel:
+    """``options(**data)``, with a pydantic error turned into a one-line :class:`ConfigError`.
+
+    Parameters
+    ----------
+    options : the pydantic model to validate against.
+    data : the keys as the user wrote them.
+    field : dotted config path of ``data``, prefixed to the path of the bad key.
+    """
+    try:
+        return options.model_validate(dict(data))
+    except ValidationError as err:
+        # A misspelt key is both unknown and leaves a required one missing: name the misspelling.
+        first = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
+        path = field + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            reason = f"unknown key (expected one of: {', '.join(options.model_fields) or 'none'})"
+        elif first["type"] == "missing":
+            reason = "required"
+        else:
+            reason = f"{first['msg']}, got {first['input']!r}"
+        more = err.error_count() - 1
+        if more:
+            reason += f" (and {more} more error{'s' if more > 1 else ''})"
+        raise ConfigError(path, reason) from None
+
+
+class Registry:
+    """Components of one kind, by name.
+
+    Parameters
+    ----------
+    kind : singular noun used in messages, e.g. ``"layer"``.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._components: dict[str, Component] = {}
+        self._provider = ("unknown", "")
+
+    def add(
+        self,
+        name: str,
+        obj: Any,
+        *,
+        options: type[BaseModel] | None = None,
+        description: str | None = None,
+    ) -> None:
+        """Register ``obj`` under ``name``.
+
+        Parameters
+        ----------
+        name : the name configs use; letters, digits, ``_``, ``.`` and ``-``, starting with a letter.
+        obj : the component (see ``docs/internals.md`` for what each kind expects).
+        options : pydantic model of its config keys, with ``extra="forbid"``; defaults to
+            ``obj.Options`` when ``obj`` has one.
+        description : one line for ``sweepnet plugins``; defaults to the first line of the docstring.
+
+        Raises
+        ------
+        DuplicateComponentError
+            when ``name`` is taken, naming both providers.
+        PluginError
+            for an invalid name or options model, naming the provider.
+        """
+        provider, version = self._provider
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise PluginError(f"{_label(provider, version)} registered an invalid {self.kind} name {name!r}")
+        if name in self._components:
+            first = self._components[name]
+            raise DuplicateComponentError(
+                f"{self.kind} {name!r} is registered twice: by {_label(first.provider, first.version)} "
+                f"and by {_label(provider, version)}"
+            )
+        options = options if options is not None else getattr(obj, "Options", None)
+        if options is not None and not _forbids_extra(options):
+            raise PluginError(
+                f"{self.kind} {name!r} of {_label(provider, version)}: its options model must be a pydantic "
+                "BaseModel with model_config = ConfigDict(extra='forbid')"
+            )
+        if description is None:
+            description = (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
+        self._components[name] = Component(self.kind, name, obj, provider, version, options, description)
+
+    def get(self, name: str) -> Any:
+        """The object registered as ``name``; raises :class:`UnknownComponentError`."""
+        return self.component(name).obj
+
+    def component(self, name: str) -> Component:
+        """The :class:`Component` registered as ``name``; raises :class:`UnknownComponentError`."""
+        try:
+            return self._components[name]
+        except KeyError:
+            raise UnknownComponentError(self.kind, name, self.names()) from None
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._components)
+
+    @contextmanager
+    def providing(self, provider: str, version: str) -> Iterator[Registry]:
+        """Attribute everything added inside the ``with`` block to ``provider`` ``version``.
+
+        The plugin manager wraps each plugin's registration hook in this.
+        """
+        previous, self._provider = self._provider, (provider, version)
+        try:
+            yield self
+        finally:
+            self._provider = previous
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._components
+
+    def __iter__(self) -> Iterator[Component]:
+        return iter(sorted(self._components.values(), key=lambda component: component.name))
+
+    def __len__(self) -> int:
+        return len(self._components)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Registries:
+    """One :class:`Registry` per kind of component; field ``layers`` is filled by ``sweepnet_register_layers``."""
+
+    layers: Registry = dataclasses.field(default_factory=lambda: Registry("layer"))
+    optimizers: Registry = dataclasses.field(default_factory=lambda: Registry("optimizer"))
+    datasets: Registry = dataclasses.field(default_factory=lambda: Registry("dataset"))
+    models: Registry = dataclasses.field(default_factory=lambda: Registry("model"))
+    searchers: Registry = dataclasses.field(default_factory=lambda: Registry("searcher"))
+    pruners: Registry = dataclasses.field(default_factory=lambda: Registry("pruner"))
+
+    def items(self) -> Iterator[tuple[str, Registry]]:
+        """``(field name, registry)`` pairs in declaration order, e.g. ``("layers", <Registry>)``."""
+        for f in dataclasses.fields(self):
+            yield f.name, getattr(self, f.name)
+
+
+def _label(provider: str, version: str) -> str:
+    """``"sweepnet-extras 0.1.0"``, or just the provider when the version is unknown."""
+    return f"{provider} {version}".strip()
+
+
+def _forbids_extra(options: object) -> bool:
+    """True for a pydantic model class that rejects unknown keys."""
+    return (
+        isinstance(options, type) and issubclass(options, BaseModel) and options.model_config.get("extra") == "forbid"
+    )

@@ -1,0 +1,1 @@
+"""Tests of the built-in plugins (sweepnet.plugins) and of the example plugin packages."""

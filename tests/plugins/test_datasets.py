@@ -1,0 +1,218 @@
+"""The built-in dataset plugins, loaded from files in the real formats."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from sweepnet.core.data_utils import save_CIFAR_batch, save_idx
+from sweepnet.errors import DataError
+from sweepnet.plugins.datasets import (
+    BUILTIN_DATASETS,
+    CaliforniaHousing,
+    Cifar10,
+    Diabetes,
+    Digits,
+    Mnist,
+    Synthetic,
+    sweepnet_register_datasets,
+)
+from sweepnet.registry import Registry
+from sweepnet.testing import check_dataset
+
+
+def _write_cifar(root, batch=8, test=6):
+    """A small cifar-10-batches-py folder; returns its training rows (5 * batch, 3072) uint8."""
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    data = rng.integers(0, 256, size=(5 * batch + test, 3072), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=len(data))
+    for i in range(5):
+        rows = slice(i * batch, (i + 1) * batch)
+        save_CIFAR_batch(root / f"data_batch_{i + 1}", data[rows], labels[rows])
+    save_CIFAR_batch(root / "test_batch", data[5 * batch :], labels[5 * batch :])
+    return data[: 5 * batch]
+
+
+def _write_mnist(root, n_train, n_test, suffix):
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    images = rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8)
+    save_idx(root / f"train-images-idx3-ubyte{suffix}", images)
+    save_idx(root / f"train-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n_train, dtype=np.uint8))
+    save_idx(root / f"t10k-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8))
+    save_idx(root / f"t10k-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n_test, dtype=np.uint8))
+    return images
+
+
+def test_every_builtin_is_registered_with_its_options():
+    registry = Registry("dataset")
+    sweepnet_register_datasets(registry)
+    assert registry.names() == sorted(["digits", "diabetes", "synthetic", "cifar10", "mnist", "california_housing"])
+    for name, cls in BUILTIN_DATASETS.items():
+        assert registry.get(name) is cls and registry.component(name).options is cls.Options
+
+
+def test_builtins_come_from_the_plugin_manager(monkeypatch):
+    from sweepnet.pluginmanager import create_plugin_manager
+
+    registries = create_plugin_manager(autoload=False).build_registries()
+    assert registries.datasets.component("digits").provider == "sweepnet"
+
+
+def test_digits_fixed_stratified_split(tmp_path):
+    data = check_dataset(Digits, data_home=tmp_path)
+    assert data.meta.input_shape == (1, 8, 8) and data.meta.num_classes == 10
+    assert [len(data.X_train), len(data.X_val), len(data.X_test)] == [1257, 180, 360]
+    assert data.X_train.dtype == np.float32 and 0 <= data.X_train.min() and data.X_train.max() <= 1
+    for y in (data.y_train, data.y_val, data.y_test):
+        assert np.all(np.abs(np.bincount(y, minlength=10) / len(y) - 0.1) < 0.02)  # stratified
+    again = Digits().load(Digits.Options(), data_home=tmp_path)
+    np.testing.assert_array_equal(again.X_test, data.X_test)
+
+
+def test_digits_split_leaves_enough_training_data_for_97_percent(tmp_path):
+    # The quickstart's promise: an MLP reaches >= 97% test accuracy on this split.
+    from sklearn.neural_network import MLPClassifier
+
+    data = Digits().load(Digits.Options(), data_home=tmp_path)
+    flat = [X.reshape(len(X), -1) for X in (data.X_train, data.X_test)]
+    mlp = MLPClassifier(hidden_layer_sizes=(100,), max_iter=300, random_state=0).fit(flat[0], data.y_train)
+    assert mlp.score(flat[1], data.y_test) >= 0.97
+
+
+def test_diabetes_is_a_fixed_regression_split(tmp_path):
+    data = check_dataset(Diabetes, data_home=tmp_path)
+    assert data.meta.task == "regression" and data.meta.input_shape == (10,) and data.meta.num_outputs == 1
+    assert [len(data.X_train), len(data.X_val), len(data.X_test)] == [264, 89, 89]
+    assert data.y_train.shape == (264,) and data.y_train.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("options", "shape", "y_shape"),
+    [
+        ({"num_classes": 5, "num_features": 7}, (7,), ()),
+        ({"input_shape": [3, 8, 8], "num_classes": 4}, (3, 8, 8), ()),
+        ({"task": "regression", "num_features": 3}, (3,), ()),
+        ({"task": "regression", "input_shape": [2, 4], "num_outputs": 3}, (2, 4), (3,)),
+    ],
+)
+def test_synthetic_shapes(tmp_path, options, shape, y_shape):
+    data = check_dataset(Synthetic, options, data_home=tmp_path)
+    assert data.meta.input_shape == shape
+    assert data.X_train.shape == (200, *shape) and data.y_train.shape == (200, *y_shape)
+    assert len(data.X_val) == 50 and len(data.X_test) == 50
+
+
+def test_synthetic_is_seeded(tmp_path):
+    def load(**options):
+        return Synthetic().load(Synthetic.Options(**options), data_home=tmp_path)
+
+    np.testing.assert_array_equal(load(seed=3).X_train, load(seed=3).X_train)
+    assert not np.array_equal(load(seed=3).X_train, load(seed=4).X_train)
+    assert load(dtype="float64", num_training=10).X_train.dtype == np.float64
+
+
+def test_synthetic_blobs_are_separable(tmp_path):
+    data = Synthetic().load(Synthetic.Options(num_classes=3, cluster_std=0.1), data_home=tmp_path)
+    centres = np.stack([data.X_train[data.y_train == c].mean(axis=0) for c in range(3)])
+    nearest = np.argmin(((data.X_test[:, None] - centres) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == data.y_test) == 1.0
+
+
+def test_synthetic_regression_targets_depend_on_the_inputs(tmp_path):
+    data = Synthetic().load(Synthetic.Options(task="regression", num_features=4), data_home=tmp_path)
+    weights, *_ = np.linalg.lstsq(data.X_train, data.y_train, rcond=None)
+    residual = data.y_test - data.X_test @ weights
+    assert residual.std() < 0.2 < data.y_test.std()
+
+
+def test_cifar10_reads_the_batches_channels_first(tmp_path):
+    rows = _write_cifar(tmp_path / "cifar-10-batches-py")
+    options = {"num_training": 30, "num_validation": 10, "num_test": 5}
+    data = check_dataset(Cifar10, options, data_home=tmp_path)
+    assert data.X_train.shape == (30, 3, 32, 32) and data.X_train.dtype == np.float32
+    assert data.meta.class_names[0] == "airplane"
+    np.testing.assert_array_equal(data.X_train.reshape(30, -1), rows[:30])
+    np.testing.assert_array_equal(data.X_val.reshape(10, -1), rows[30:40])
+    assert np.shares_memory(data.X_train.base, data.X_val.base)  # one array, two views
+
+
+def test_cifar10_defaults_are_the_classic_split():
+    assert Cifar10.Options().model_dump() == {"num_training": 49000, "num_validation": 1000, "num_test": 1000}
+
+
+def test_cifar10_missing_data_names_directory_and_download_command(tmp_path):
+    with pytest.raises(DataError, match=f"{tmp_path}/cifar-10-batches-py .*sweepnet data download cifar10"):
+        Cifar10().load(Cifar10.Options(), data_home=tmp_path)
+
+
+def test_cifar10_with_fewer_images_than_asked_is_a_data_error(tmp_path):
+    _write_cifar(tmp_path / "cifar-10-batches-py")
+    with pytest.raises(DataError, match="cifar10: .* holds only 40 train images, 1000 requested"):
+        Cifar10().load(Cifar10.Options(num_training=900, num_validation=100), data_home=tmp_path)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_cifar10_refuses_a_batch_crafted_to_run_code(tmp_path):
+    root = tmp_path / "cifar-10-batches-py"
+    _write_cifar(root)
+    marker = tmp_path / "exploited"
+    with open(root / "data_batch_1", "wb") as f:
+        pickle.dump({b"data": _Exploit(marker), b"labels": [0]}, f, protocol=2)
+    with pytest.raises(DataError, match=f"cifar10: {root / 'data_batch_1'}: .*refusing to load global"):
+        Cifar10().load(Cifar10.Options(num_training=5, num_validation=1, num_test=1), data_home=tmp_path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("suffix", [".gz", ""])
+def test_mnist_reads_idx_files(tmp_path, suffix):
+    images = _write_mnist(tmp_path / "mnist", 40, 12, suffix)
+    data = check_dataset(Mnist, {"num_training": 30, "num_validation": 10, "num_test": 12}, data_home=tmp_path)
+    assert data.X_train.shape == (30, 1, 28, 28) and data.X_train.dtype == np.float32
+    np.testing.assert_allclose(data.X_val[:, 0], images[30:40] / 255, rtol=1e-6)
+    assert data.X_train.max() <= 1.0
+
+
+def test_mnist_defaults_are_the_classic_split():
+    assert Mnist.Options().model_dump() == {"num_training": 50000, "num_validation": 10000, "num_test": 10000}
+
+
+def test_mnist_problems_are_data_errors(tmp_path):
+    _write_mnist(tmp_path / "mnist", 40, 12, ".gz")
+    with pytest.raises(DataError, match="holds 40 training and 12 test images"):
+        Mnist().load(Mnist.Options(), data_home=tmp_path)
+    (tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="mnist: .*t10k-images-idx3-ubyte.gz"):
+        Mnist().load(Mnist.Options(num_training=30, num_validation=10, num_test=12), data_home=tmp_path)
+
+
+def test_california_housing_reads_scikit_learns_cache_in_the_data_home(tmp_path):
+    import joblib
+
+    # The file fetch_california_housing writes: (n, 9) with the target (in dollars) first,
+    # then MedInc, HouseAge, total rooms, bedrooms, population, households, latitude, longitude.
+    rng = np.random.default_rng(0)
+    table = rng.uniform(1, 10, (50, 9))
+    table[:, 0] = rng.uniform(1e5, 5e5, 50)
+    joblib.dump(table, tmp_path / "cal_housing_py3.pkz", compress=6)
+    data = check_dataset(CaliforniaHousing, data_home=tmp_path)
+    assert data.meta.task == "regression" and data.meta.input_shape == (8,)
+    assert [len(data.X_train), len(data.X_val), len(data.X_test)] == [30, 10, 10]
+    targets = np.concatenate([data.y_train, data.y_val, data.y_test])
+    np.testing.assert_allclose(np.sort(targets), np.sort(table[:, 0] / 1e5), rtol=1e-6)
+
+
+def test_california_housing_missing_names_the_download_command(tmp_path):
+    with pytest.raises(DataError, match="cal_housing_py3.pkz .*sweepnet data download california_housing"):
+        CaliforniaHousing().load(CaliforniaHousing.Options(), data_home=tmp_path)
