@@ -24,6 +24,7 @@ __all__ = [
     "sweepnet_register_pruners",
     "sweepnet_register_searchers",
     "sweepnet_sweep_end",
+    "sweepnet_sweep_history",
     "sweepnet_sweep_start",
     "sweepnet_trial_end",
     "sweepnet_trial_report",
@@ -90,6 +91,16 @@ def sweepnet_trial_report(sweep: SweepInfo, trial: TrialSpec, epoch: int, metric
 @hookspec
 def sweepnet_trial_end(sweep: SweepInfo, trial: TrialSpec, result: TrialResult) -> None:
     """A trial reached a final state (or was killed); ``result.state`` says which."""
+
+
+@hookspec(firstresult=True)
+def sweepnet_sweep_history(sweep: SweepInfo) -> list[tuple[TrialSpec, TrialResult]] | None:
+    """The trials an earlier invocation of this sweep recorded, for ``--resume``.
+
+    Implemented by the plugin that keeps the durable record (the MLflow tracker); the first
+    non-None answer wins. Each pair is a trial's spec and its last recorded result (a trial the
+    driver lost while it ran comes back RUNNING, and is run again). None: no record is kept.
+    """
 
 
 @hookspec

@@ -22,6 +22,7 @@ DOCS = ROOT / "docs" / "plugins.md"
 KINDS = ("layers", "optimizers", "datasets", "models", "searchers", "pruners")
 REGISTRATION = [f"sweepnet_register_{kind}" for kind in KINDS]
 LIFECYCLE = [f"sweepnet_{event}" for event in ("sweep_start", "trial_start", "trial_report", "trial_end", "sweep_end")]
+QUERIES = ["sweepnet_sweep_history"]
 
 
 def _hookspecs() -> dict[str, types.FunctionType]:
@@ -34,7 +35,7 @@ def _hookspecs() -> dict[str, types.FunctionType]:
 
 
 def test_exactly_the_documented_hooks_exist():
-    assert sorted(_hookspecs()) == sorted(REGISTRATION + LIFECYCLE)
+    assert sorted(_hookspecs()) == sorted(REGISTRATION + LIFECYCLE + QUERIES)
     assert sorted(name for name in hookspecs.__all__ if name.startswith("sweepnet_")) == sorted(_hookspecs())
 
 
@@ -43,13 +44,14 @@ def test_names_follow_sweepnet_area_event():
         assert re.fullmatch(r"sweepnet_[a-z]+_[a-z]+", name), name
 
 
-@pytest.mark.parametrize("name", REGISTRATION + LIFECYCLE)
+@pytest.mark.parametrize("name", REGISTRATION + LIFECYCLE + QUERIES)
 def test_every_hookspec_is_fully_typed_and_documented(name):
     function = _hookspecs()[name]
     hints = typing.get_type_hints(function)
     parameters = inspect.signature(function).parameters
     assert set(hints) == {*parameters, "return"}, f"{name}: every argument and the return need a type"
-    assert hints["return"] is type(None)
+    if name not in QUERIES:
+        assert hints["return"] is type(None)
     assert function.__doc__ and function.__doc__.strip()
 
 
@@ -63,9 +65,10 @@ def test_hook_argument_types():
     assert hints["sweepnet_trial_report"]["metrics"] == dict[str, float]
     assert hints["sweepnet_trial_end"]["result"] is TrialResult
     assert hints["sweepnet_sweep_end"]["results"] == list[TrialResult]
+    assert hints["sweepnet_sweep_history"]["return"] == list[tuple[TrialSpec, TrialResult]] | None
 
 
-@pytest.mark.parametrize("name", REGISTRATION + LIFECYCLE)
+@pytest.mark.parametrize("name", REGISTRATION + LIFECYCLE + QUERIES)
 def test_every_hookspec_is_documented_in_plugins_md(name):
     signature = f"{name}({', '.join(inspect.signature(_hookspecs()[name]).parameters)}"
     headings = re.findall(r"^#### `(.+)`$", DOCS.read_text(), flags=re.MULTILINE)
@@ -74,7 +77,7 @@ def test_every_hookspec_is_documented_in_plugins_md(name):
     assert re.sub(r": [^,)]+", "", documented[0]).startswith(signature), f"{name}: documented arguments differ"
 
 
-@pytest.mark.parametrize("name", REGISTRATION + LIFECYCLE)
+@pytest.mark.parametrize("name", REGISTRATION + LIFECYCLE + QUERIES)
 def test_every_hookspec_is_exercised_by_a_test(name):
     users = [
         path

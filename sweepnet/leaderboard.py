@@ -1,0 +1,107 @@
+"""The leaderboard of a sweep: its trials ranked by the optimised metric.
+
+One ranking, three renderings: a rich table for the terminal (``sweepnet sweep``, ``sweepnet
+best``), CSV and markdown for the tracking store.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from rich.table import Table
+
+from sweepnet.records import TrialResult, TrialSpec, TrialState
+
+__all__ = ["Entry", "rank", "rows", "to_csv", "to_markdown", "to_table"]
+
+Entry = tuple[TrialSpec, TrialResult]
+
+_RANKED_STATES = (TrialState.COMPLETED, TrialState.PRUNED)
+
+
+def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
+    """Entries best first: completed or pruned trials with a finite ``metric``, ordered by it
+    (``mode`` "max" or "min"), then every other trial in the order the searcher produced them."""
+    entries = list(entries)
+
+    def scored(entry: Entry) -> bool:
+        value = entry[1].metrics.get(metric)
+        return entry[1].state in _RANKED_STATES and value is not None and math.isfinite(value)
+
+    best = sorted(
+        (entry for entry in entries if scored(entry)),
+        key=lambda entry: (-entry[1].metrics[metric] if mode == "max" else entry[1].metrics[metric], entry[0].number),
+    )
+    rest = sorted((entry for entry in entries if not scored(entry)), key=lambda entry: entry[0].number)
+    return best + rest
+
+
+def rows(entries: Iterable[Entry], metric: str, mode: str) -> tuple[list[str], list[list[Any]]]:
+    """``(header, rows)`` of the ranked leaderboard.
+
+    Columns: rank, trial number and id, state, ``metric``, the matching test metric when
+    trials report one (``val_acc`` -> ``test_acc``), epochs, duration, then every
+    hyperparameter by dotted path (empty where a conditional parameter does not apply).
+    """
+    ranked = rank(entries, metric, mode)
+    test_metric = metric.replace("val_", "test_", 1) if metric.startswith("val_") else None
+    if test_metric and not any(test_metric in result.metrics for _, result in ranked):
+        test_metric = None
+    params: list[str] = []
+    for spec, _ in ranked:
+        params.extend(path for path in spec.params if path not in params)
+    header = ["rank", "trial", "id", "state", metric, *([test_metric] if test_metric else []), "epochs", "seconds"]
+    table = []
+    for position, (spec, result) in enumerate(ranked, start=1):
+        row: list[Any] = [position, spec.number, spec.trial_id[:8], result.state.value, result.metrics.get(metric)]
+        if test_metric:
+            row.append(result.metrics.get(test_metric))
+        row += [len(result.history) or result.metrics.get("epochs"), round(result.duration_s, 2)]
+        row += [spec.params.get(path) for path in params]
+        table.append(row)
+    return header + params, table
+
+
+def to_table(entries: Iterable[Entry], metric: str, mode: str, *, limit: int | None = 10, title: str = "") -> Table:
+    """A rich table of the best ``limit`` trials (all when None)."""
+    header, table = rows(entries, metric, mode)
+    rendered = Table(title=title or None)
+    for name in header:
+        rendered.add_column(name, justify="right" if name in ("rank", "trial", "epochs", "seconds") else "left")
+    for row in table[:limit] if limit is not None else table:
+        rendered.add_row(*(_format(value) for value in row))
+    return rendered
+
+
+def to_csv(entries: Iterable[Entry], metric: str, mode: str) -> str:
+    """The whole leaderboard as CSV text."""
+    header, table = rows(entries, metric, mode)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([["" if value is None else value for value in row] for row in table])
+    return buffer.getvalue()
+
+
+def to_markdown(entries: Iterable[Entry], metric: str, mode: str) -> str:
+    """The whole leaderboard as a markdown table."""
+    header, table = rows(entries, metric, mode)
+    lines = [_markdown_row(header), _markdown_row(["---"] * len(header))]
+    lines += [_markdown_row([_format(value) for value in row]) for row in table]
+    return "\n".join(lines) + "\n"
+
+
+def _markdown_row(cells: Sequence[Any]) -> str:
+    return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
