@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from sweepnet.data.dataset import DatasetMeta
+
 __all__ = ["SweepInfo", "TrialResult", "TrialSpec", "TrialState"]
 
 
@@ -86,6 +88,8 @@ class SweepInfo:
     config_text : the sweep file as the user wrote it ("" when built in code).
     metric, mode : what is optimised, e.g. ``"val_acc"``, ``"max"``.
     resumed : True when continuing an earlier invocation.
+    overrides : the ``--set`` overrides applied on top of ``config_text``, in order.
+    data_meta : the sweep's data set (input shape, task), known once it is loaded.
     """
 
     name: str
@@ -94,3 +98,5 @@ class SweepInfo:
     metric: str
     mode: str
     resumed: bool = False
+    overrides: tuple[str, ...] = ()
+    data_meta: DatasetMeta | None = None
