@@ -23,6 +23,17 @@ from sweepnet.registry import Registries
 os.environ.setdefault(AUTOLOAD_ENV, "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _tracking_store_outside_the_repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point MLflow's default store at a temporary SQLite file, so no test writes ``./sweepnet-results``.
+
+    Tests that care about the store set ``tracking.uri`` or ``$MLFLOW_TRACKING_URI`` themselves."""
+    store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store}")
+        yield
+
+
 @pytest.fixture(scope="session")
 def builtin_registries() -> Registries:
     """Registries holding only the built-in plugins' components (do not add to them)."""

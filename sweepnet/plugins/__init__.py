@@ -15,4 +15,5 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sweepnet.plugins.datasets",
     "sweepnet.plugins.searchers",
     "sweepnet.plugins.pruners",
+    "sweepnet.tracking",
 )

@@ -88,7 +88,7 @@ class Float(Distribution):
             return self.low <= value <= self.high
         first, last = _multiples(self.low, self.high, self.q)
         k = round(value / self.q)
-        return first <= k <= last and math.isclose(value / self.q, k, abs_tol=_TOLERANCE)
+        return first <= k <= last and math.isclose(value / self.q, k, rel_tol=_TOLERANCE)
 
     def values(self) -> tuple[float, ...]:
         if self.q is None:
@@ -194,13 +194,13 @@ def _multiples(low: float, high: float, q: float) -> tuple[int, int]:
 def _ceil(x: float) -> int:
     """``ceil(x)``, except that a float a hair above an integer (``2.0000000000000004``) rounds down."""
     k = round(x)
-    return k if math.isclose(x, k, abs_tol=_TOLERANCE) else math.ceil(x)
+    return k if math.isclose(x, k, rel_tol=_TOLERANCE) else math.ceil(x)
 
 
 def _floor(x: float) -> int:
     """``floor(x)``, except that a float a hair below an integer (``2.9999999999999996``) rounds up."""
     k = round(x)
-    return k if math.isclose(x, k, abs_tol=_TOLERANCE) else math.floor(x)
+    return k if math.isclose(x, k, rel_tol=_TOLERANCE) else math.floor(x)
 
 
 def _tidy(x: float) -> float:

@@ -1,0 +1,254 @@
+"""Scheduler overhead and parallel speed-up, against plain Ray tasks and Ray Tune.
+
+Part 1 -- overhead. Sweeps of trials that do nothing but sleep, on 2 trial slots (1 CPU each):
+200 trials of 0 s and 40 trials of 0.5 s, through
+
+- sweepnet: :func:`sweepnet.scheduler.run_sweep` on a real plan, with an injected sleeping
+  ``trial_fn`` that reports one epoch -- once with tracking disabled, once recording to a
+  temporary SQLite MLflow store (the tracker flushes before ``run_sweep`` returns);
+- plain ``ray.remote`` tasks (``num_cpus=1``), all submitted at once;
+- Ray Tune, a function trainable with ``reuse_actors=True`` and ``max_concurrent_trials=2``.
+
+The ideal wall time is ``trials * duration / 2``; the overhead per trial is
+``(wall - ideal) / trials``. Each contender runs on a Ray instance started for it (not timed),
+as ``sweepnet sweep`` starts one, and starts its own workers inside the timed region. Goals:
+sweepnet at most 10 ms per trial above ideal, and the 0.5 s sweep within 1.05x of ideal.
+
+Part 2 -- speed-up. An 18-point MLP grid on ``digits`` (learning rate x regularisation x
+weight scale of a [100, 100] net, trials of a few seconds each) end to end through
+``run_sweep`` -- Ray started inside the timed region, as ``sweepnet sweep`` does (it stops
+when the process exits, after the results are out) -- against the
+same grid run sequentially with ``run_trial`` in one process. Goal: at least 1.7x faster on 2
+cores.
+
+Run (``--part overhead`` or ``--part speedup`` for one part)::
+
+    .venv/bin/python bench/scheduler.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import ray
+
+from sweepnet import hookimpl
+from sweepnet.config import plan_from_text
+from sweepnet.pluginmanager import get_plugin_manager
+from sweepnet.records import TrialResult, TrialState
+from sweepnet.scheduler import run_sweep
+from sweepnet.search import grid_points
+from sweepnet.trial import run_trial
+
+__all__ = ["main"]
+
+SLOTS = 2
+OVERHEAD_GOAL_MS = 10.0
+SLEEP_GOAL = 1.05
+SPEEDUP_GOAL = 1.7
+
+SLEEP_SWEEP = """\
+name: bench-sleep
+data: {{name: digits, flatten: true}}
+model: {{name: fc, hidden_dims: [{{grid: {sizes}}}]}}
+solver: {{num_epochs: 1}}
+search: {{searcher: grid}}
+resources: {{max_concurrent: {slots}}}
+"""
+
+MLP_SWEEP = """\
+name: bench-mlp-grid
+seed: 0
+data: {name: digits, flatten: true, standardize: true}
+model:
+  name: fc
+  hidden_dims: [100, 100]
+  weight_scale: {grid: [1.0e-2, 5.0e-2]}
+  reg: {grid: [0.0, 1.0e-4, 1.0e-3]}
+solver:
+  update_rule: adam
+  optim_config: {learning_rate: {grid: [3.0e-4, 1.0e-3, 3.0e-3]}}
+  batch_size: 32
+  num_epochs: 800
+search: {searcher: grid}
+tracking: {enabled: false}
+"""
+
+
+def sleep_trial(spec, report, *, dataset, registries, seconds: float) -> TrialResult:
+    """A trial that sleeps ``seconds`` and reports one epoch."""
+    time.sleep(seconds)
+    report(1, {"val_acc": 0.5})
+    return TrialResult(spec.trial_id, TrialState.COMPLETED, metrics={"val_acc": 0.5}, duration_s=seconds)
+
+
+class _FirstStart:
+    """A plugin noting when the first trial was handed to a worker."""
+
+    def __init__(self) -> None:
+        self.at: float | None = None
+
+    @hookimpl
+    def sweepnet_trial_start(self) -> None:
+        self.at = self.at or time.perf_counter()
+
+
+def sweepnet_sleeps(trials: int, seconds: float, tracking_uri: str | None) -> tuple[float, float]:
+    """(wall seconds, seconds until the first trial started) of ``run_sweep`` over sleeping trials."""
+    tracking = f"tracking.uri={tracking_uri}" if tracking_uri else "tracking.enabled=false"
+    plan = plan_from_text(SLEEP_SWEEP.format(sizes=list(range(1, trials + 1)), slots=SLOTS), [tracking], "bench")
+    plan.load_dataset()  # scikit-learn's loader is imported once per process; run_sweep loads the data again
+    first = _FirstStart()
+    manager = get_plugin_manager()
+    manager.register(first)
+    try:
+        start = time.perf_counter()
+        outcome = run_sweep(plan, trial_fn=functools.partial(sleep_trial, seconds=seconds))
+        elapsed = time.perf_counter() - start
+    finally:
+        manager.unregister(first)
+    assert len(outcome.in_state(TrialState.COMPLETED)) == trials, outcome.hook_errors
+    assert first.at is not None
+    return elapsed, first.at - start
+
+
+@ray.remote(num_cpus=1)
+def _sleep_task(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def ray_task_sleeps(trials: int, seconds: float) -> tuple[float, None]:
+    """Wall seconds of ``trials`` plain Ray tasks, all submitted at once."""
+    start = time.perf_counter()
+    ray.get([_sleep_task.remote(seconds) for _ in range(trials)])
+    return time.perf_counter() - start, None
+
+
+def _tune_trainable(config: dict) -> None:
+    from ray import tune
+
+    time.sleep(config["seconds"])
+    tune.report({"val_acc": 0.5})
+
+
+def tune_sleeps(trials: int, seconds: float) -> tuple[float, None]:
+    """Wall seconds of a Ray Tune grid of ``trials`` sleeping trials, reusing actors."""
+    from ray import tune
+
+    with tempfile.TemporaryDirectory() as storage:
+        tuner = tune.Tuner(
+            _tune_trainable,
+            param_space={"i": tune.grid_search(list(range(trials))), "seconds": seconds},
+            tune_config=tune.TuneConfig(reuse_actors=True, max_concurrent_trials=SLOTS),
+            run_config=tune.RunConfig(storage_path=storage, verbose=0),
+        )
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            results = tuner.fit()
+        elapsed = time.perf_counter() - start
+    assert len(results) == trials and not results.errors
+    return elapsed, None
+
+
+Timing = tuple[float, float | None]  # wall seconds, and seconds until the first trial started when known
+
+
+def overhead(trials: int, seconds: float, tracking_dir: Path) -> dict[str, Timing]:
+    """Timings of every contender for one sweep shape, each on a fresh Ray instance."""
+    contenders: dict[str, Callable[[], Timing]] = {
+        "sweepnet (tracking off)": lambda: sweepnet_sleeps(trials, seconds, None),
+        "sweepnet (tracking on)": lambda: sweepnet_sleeps(
+            trials, seconds, f"sqlite:///{tracking_dir / f'{trials}x{seconds}.db'}"
+        ),
+        "plain ray.remote tasks": lambda: ray_task_sleeps(trials, seconds),
+        "ray tune (reuse_actors)": lambda: tune_sleeps(trials, seconds),
+    }
+    timings = {}
+    for name, run in contenders.items():
+        ray.init(
+            address="local", num_cpus=SLOTS, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+        )
+        try:
+            timings[name] = run()
+        finally:
+            ray.shutdown()
+    return timings
+
+
+def speedup() -> tuple[float, float]:
+    """(sequential, sweepnet) wall seconds of the 18-point MLP grid on digits."""
+    plan = plan_from_text(MLP_SWEEP, [], "bench")
+    start = time.perf_counter()
+    dataset = plan.load_dataset()
+    sequential = [
+        run_trial(plan.trial_spec(params, number), dataset=dataset)
+        for number, params in enumerate(grid_points(plan.space))
+    ]
+    sequential_s = time.perf_counter() - start
+    assert len(sequential) == 18 and {result.state for result in sequential} == {TrialState.COMPLETED}
+    start = time.perf_counter()
+    outcome = run_sweep(plan_from_text(MLP_SWEEP, [], "bench"), max_concurrent=SLOTS)
+    parallel_s = time.perf_counter() - start
+    assert len(outcome.in_state(TrialState.COMPLETED)) == 18
+    return sequential_s, parallel_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=("overhead", "speedup"), help="run only one part")
+    args = parser.parse_args()
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")
+    verdicts = []
+    if args.part != "speedup":
+        verdicts += _overhead_part()
+    if args.part != "overhead":
+        verdicts += _speedup_part()
+    print()
+    for goal, met in verdicts:
+        print(f"{'PASS' if met else 'FAIL'}  {goal}")
+
+
+def _overhead_part() -> list[tuple[str, bool]]:
+    verdicts = []
+    with tempfile.TemporaryDirectory() as tracking_dir:
+        for trials, seconds in ((200, 0.0), (40, 0.5)):
+            ideal = trials * seconds / SLOTS
+            print(f"\n{trials} trials of {seconds:g} s on {SLOTS} slots (ideal {ideal:.2f} s)")
+            for name, (wall, startup) in overhead(trials, seconds, Path(tracking_dir)).items():
+                per_trial_ms = (wall - ideal) / trials * 1000
+                line = f"  {name:<26} {wall:7.2f} s {per_trial_ms:6.1f} ms/trial above ideal"
+                line += f", {wall / ideal:.3f}x ideal" if ideal else ""
+                if startup is not None:  # the workers' start-up, paid once per sweep
+                    steady_ms = (wall - startup - ideal) / trials * 1000
+                    line += f"; first trial after {startup:.2f} s, then {steady_ms:.1f} ms/trial"
+                print(line)
+                if name == "sweepnet (tracking off)":
+                    goal = f"{trials} trials of {seconds:g} s: <= {OVERHEAD_GOAL_MS:g} ms/trial above ideal"
+                    verdicts.append((goal, per_trial_ms <= OVERHEAD_GOAL_MS))
+                    if ideal:
+                        verdicts.append(
+                            (f"{seconds:g} s sweep within {SLEEP_GOAL}x of ideal", wall / ideal <= SLEEP_GOAL)
+                        )
+    return verdicts
+
+
+def _speedup_part() -> list[tuple[str, bool]]:
+    sequential_s, parallel_s = speedup()
+    print("\n18-point MLP grid on digits, end to end")
+    print(f"  run_trial in a loop        {sequential_s:7.2f} s")
+    print(f"  sweepnet run_sweep         {parallel_s:7.2f} s   {sequential_s / parallel_s:.2f}x faster")
+    return [(f"speed-up >= {SPEEDUP_GOAL}x", sequential_s / parallel_s >= SPEEDUP_GOAL)]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""The :class:`SweepPlan`: a validated sweep file, and everything the driver needs to run it.
+
+::
+
+    plan = load_plan("quickstart.yaml", overrides=["solver.num_epochs=3"])
+    dataset = plan.load_dataset()          # once per sweep
+    plan.check(dataset)                    # every probe point's model fits the data
+    searcher, pruner = plan.make_searcher(), plan.make_pruner()
+    spec = plan.trial_spec(searcher.ask(), number=0)
+
+Validation happens when the plan is made: the file is parsed, the overrides applied, and every
+*probe point* of the search space (each option of every choice, both ends of every range; see
+:mod:`sweepnet.probe`) is validated with the schema and the plugins' options, so a space that
+holds an invalid value fails before any trial, naming its path. :meth:`SweepPlan.check` then
+builds the model of every probe point for the loaded data set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sweepnet.data import Dataset, DatasetMeta, DataSpec, load_dataset
+from sweepnet.errors import ConfigError
+from sweepnet.overrides import apply_overrides, parse_override
+from sweepnet.pluginmanager import get_registries
+from sweepnet.probe import Probe, probe_points
+from sweepnet.records import SweepInfo, TrialSpec
+from sweepnet.registry import Registries
+from sweepnet.schema import (
+    METRICS,
+    Resources,
+    SearchSection,
+    SweepConfig,
+    Tracking,
+    TrialSetup,
+    component_at,
+    parse_component_options,
+    parse_named,
+    setup_trial,
+)
+from sweepnet.search import Pruner, SearchSpace, Searcher, StopCriteria
+from sweepnet.yamlfile import parse_yaml
+
+__all__ = ["SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]
+
+_SEARCHABLE = ("model", "solver")  # the per-trial sections; everything else is fixed per sweep
+_FIXED_REASON = {
+    "data": "the data set is loaded once per sweep and shared by every trial",
+    "name": "the sweep name is the MLflow experiment",
+    "seed": "the sweep seed derives every trial's seed",
+}
+
+
+def load_plan(
+    path: str | os.PathLike[str], overrides: Sequence[str] = (), registries: Registries | None = None
+) -> SweepPlan:
+    """Read, override and validate the sweep file at ``path``.
+
+    Raises
+    ------
+    ConfigError
+        naming the file (and line and column for bad YAML) or ``--set``, and the dotted path of
+        the offending value.
+    PluginError
+        when a plugin itself is broken.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "no such sweep file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(str(path), f"cannot read the sweep file: {getattr(err, 'strerror', None) or err}") from None
+    return plan_from_text(text, overrides, source=str(path), registries=registries)
+
+
+def plan_from_text(
+    text: str, overrides: Sequence[str] = (), source: str = "<sweep>", registries: Registries | None = None
+) -> SweepPlan:
+    """The plan of sweep-file ``text`` with ``overrides`` applied (what ``--resume`` rebuilds from the store).
+
+    Parameters
+    ----------
+    text : the sweep file as written.
+    overrides : ``"path=value"`` strings, applied in order.
+    source : the file name, for error messages.
+    registries : where components are looked up (default: the process-wide registries).
+    """
+    raw = parse_yaml(text, source)
+    if raw is None:
+        raise ConfigError(source, "the sweep file is empty; it needs at least `name` and `model`")
+    overrides = tuple(overrides)
+    override_paths = [parse_override(item)[0] for item in overrides]
+    with _located(source, override_paths):
+        if not isinstance(raw, dict):
+            raise ConfigError("", f"a sweep file is a mapping of sections (name, data, model, ...), not a {_kind(raw)}")
+        raw = apply_overrides(raw, overrides)
+        return SweepPlan(
+            raw, config_text=text, overrides=overrides, source=source, registries=registries or get_registries()
+        )
+
+
+class SweepPlan:
+    """A validated sweep: its search space, searcher, pruner, stopping rules and trial specs.
+
+    Build it with :func:`load_plan` or :func:`plan_from_text`.
+
+    Attributes
+    ----------
+    name, seed : the sweep's name (MLflow experiment) and seed.
+    config : the validated config as plain data, search spaces included, section defaults filled in.
+    config_text, overrides, source : the file as written, the ``--set`` overrides, the file name.
+    space : the search space over :attr:`config`; its parameters live under ``model`` and ``solver``.
+    data_spec : the ``data:`` section.
+    search : the ``search:`` section.
+    pruner_name, pruner_options : the ``pruner:`` section.
+    resources, tracking : the ``resources:`` and ``tracking:`` sections.
+    max_epochs : most epochs any trial runs (``solver.num_epochs``; 1 for classic models).
+    total_trials : how many trials the sweep starts at most, when known in advance.
+    model_names : every model the sweep trains.
+    registries : where components are looked up.
+    """
+
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        *,
+        config_text: str = "",
+        overrides: tuple[str, ...] = (),
+        source: str = "<sweep>",
+        registries: Registries,
+    ) -> None:
+        self.config_text, self.overrides, self.source, self.registries = config_text, overrides, source, registries
+        self._override_paths = [parse_override(item)[0] for item in overrides]
+        raw_space = SearchSpace(raw)
+        _require_fixed_sections(raw_space)
+        self._setups = _validate_probes(raw_space, registries)
+        base = self._setups[0][1].config
+        self.name, self.seed = base.name, base.seed
+        self.data_spec: DataSpec = base.data
+        self.search: SearchSection = base.search
+        self.resources: Resources = base.resources
+        self.tracking: Tracking = base.tracking
+        self.config = _with_spaces(base, raw)
+        self.space = SearchSpace(self.config)
+        self.max_epochs = max(setup.max_epochs for _, setup in self._setups)
+        self.model_names = sorted({setup.model.name for _, setup in self._setups})
+        self._metric, self._mode = base.metric, base.mode
+        self._data_meta: DatasetMeta | None = None
+        dataset = component_at(registries.datasets, base.data.name, "data.name")
+        parse_component_options(dataset, base.data.options, "data.options")
+        self._searcher = component_at(registries.searchers, self.search.searcher, "search.searcher")
+        parse_component_options(self._searcher, self.search.options, "search.options")
+        pruner, _ = parse_named(base.pruner, registries.pruners, "pruner")
+        self.pruner_name = pruner.name
+        self.pruner_options = {key: value for key, value in base.pruner.items() if key != "name"}
+        self._pruner = pruner
+        # Dry runs: a grid over a continuous space, or hyperband brackets that do not fit, fail now.
+        total = self._make_searcher(self._metric or "val_acc", self._mode or "max").total
+        self._make_pruner(self._metric or "val_acc", self._mode or "max")
+        self.total_trials = _total_trials(total, self.search)
+
+    # ------------------------------------------------------------------ metric and mode
+
+    @property
+    def metric(self) -> str:
+        """The optimised metric: ``metric:``, else ``val_acc`` / ``val_rmse`` by the data set's task.
+
+        The default is known once the data set is (after :meth:`load_dataset` or :meth:`check`).
+        """
+        if self._metric is not None:
+            return self._metric
+        if self._data_meta is None:
+            raise RuntimeError("the default metric depends on the data set's task: call load_dataset() or check()")
+        return METRICS[self._data_meta.task][0]
+
+    @property
+    def mode(self) -> str:
+        """``mode:``, else ``"max"`` for accuracies and ``"min"`` for errors and losses."""
+        return self._mode or ("max" if self.metric.endswith("acc") else "min")
+
+    @property
+    def tracking_uri(self) -> str | None:
+        """``tracking.uri``, or None (then ``$MLFLOW_TRACKING_URI``, then MLflow's default store)."""
+        return self.tracking.uri
+
+    @property
+    def stop_criteria(self) -> StopCriteria:
+        """``num_samples``, ``time_budget_s`` and ``target`` of the ``search:`` section."""
+        search = self.search
+        return StopCriteria(search.num_samples, search.time_budget_s, search.target, mode=self.mode)
+
+    # ------------------------------------------------------------------ what the driver builds
+
+    def sweep_info(self, resumed: bool = False, data_meta: DatasetMeta | None = None) -> SweepInfo:
+        """The sweep as the lifecycle hooks see it."""
+        if data_meta is not None:
+            self._data_meta = data_meta
+        return SweepInfo(
+            self.name, self.config, self.config_text, self.metric, self.mode, resumed, self.overrides, self._data_meta
+        )
+
+    def make_searcher(self) -> Searcher:
+        """A fresh searcher over :attr:`space`, seeded with the sweep seed."""
+        with _located(self.source, self._override_paths):
+            return self._make_searcher(self.metric, self.mode)
+
+    def make_pruner(self) -> Pruner:
+        """A fresh pruner of ``metric`` over :attr:`max_epochs` epochs."""
+        with _located(self.source, self._override_paths):
+            return self._make_pruner(self.metric, self.mode)
+
+    def trial_spec(self, params: dict[str, Any], number: int) -> TrialSpec:
+        """Resolve and validate one point; hash it to its ``trial_id`` and derive its seed.
+
+        Parameters
+        ----------
+        params : the point, ``{dotted path: value}`` as a searcher hands it out.
+        number : 0-based order in which the searcher produced it.
+
+        Raises
+        ------
+        ConfigError
+            for a point that is not in :attr:`space` or whose values are invalid.
+        """
+        setup = setup_trial(self.space.resolve(params), self.registries)
+        config = setup.config.model_dump(mode="json")
+        trial_id = trial_id_of(config)
+        return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id))
+
+    def load_dataset(self) -> Dataset:
+        """Load and preprocess the data set (once per sweep, on the driver).
+
+        Raises
+        ------
+        ConfigError, DataError
+            naming the ``data.`` field, or the missing directory and how to download it.
+        """
+        with _located(self.source, self._override_paths):
+            dataset = load_dataset(self.data_spec, self.registries.datasets)
+        self._data_meta = dataset.meta
+        return dataset
+
+    def check(self, dataset: Dataset) -> None:
+        """Check the sweep against the loaded data set, before any trial.
+
+        The metric must be one that trials report for the data set's task, and the model of
+        every probe point is built (initialisation only), so a layer stack that does not fit
+        the inputs or a loss that does not suit the task is a :class:`ConfigError` now.
+        """
+        self._data_meta = meta = dataset.meta
+        with _located(self.source, self._override_paths):
+            if self.metric not in METRICS[meta.task]:
+                raise ConfigError(
+                    "metric",
+                    f"{self.metric!r} is not reported for the {meta.task} data set {meta.name!r}; "
+                    f"use one of: {', '.join(METRICS[meta.task])}",
+                )
+            built: set[str] = set()
+            for probe, setup in self._setups:
+                key = json.dumps([setup.config.model, setup.config.solver.dtype], sort_keys=True, default=repr)
+                if key not in built:
+                    built.add(key)
+                    with _probing(probe):
+                        _build_model(setup, meta)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _make_searcher(self, metric: str, mode: str) -> Searcher:
+        return self._searcher.obj(self.space, seed=self.seed, metric=metric, mode=mode, **self.search.options)
+
+    def _make_pruner(self, metric: str, mode: str) -> Pruner:
+        return self._pruner.obj(metric=metric, mode=mode, max_epochs=self.max_epochs, **self.pruner_options)
+
+
+def trial_id_of(config: dict[str, Any]) -> str:
+    """The hash identifying a trial: sha1 of the canonical JSON of its ``data``, ``model`` and
+    ``solver`` sections and the sweep ``seed``.
+
+    ``data.data_dir`` is left out (moving the data does not change a trial), and so are
+    ``search``, ``pruner``, ``resources``, ``tracking`` and ``name``: a resumed sweep with a new
+    budget or pruner still recognises the trials it finished.
+    """
+    data = {key: value for key, value in config["data"].items() if key != "data_dir"}
+    identity = {"data": data, "model": config["model"], "solver": config["solver"], "seed": config["seed"]}
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=repr)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def trial_seed_of(sweep_seed: int, trial_id: str) -> int:
+    """The seed of trial ``trial_id`` of a sweep seeded ``sweep_seed``, in ``[0, 2**32)``."""
+    digest = hashlib.sha256(f"{sweep_seed}:{trial_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def _require_fixed_sections(space: SearchSpace) -> None:
+    """Search spaces are per trial: only ``model`` and ``solver`` may hold them."""
+    for path, _ in space.leaves():
+        section = path.split(".")[0].split("[")[0]
+        if section not in _SEARCHABLE:
+            reason = _FIXED_REASON.get(section, f"{section} is fixed for the whole sweep")
+            raise ConfigError(path, f"search spaces are only allowed in model and solver: {reason}")
+
+
+def _validate_probes(space: SearchSpace, registries: Registries) -> list[tuple[Probe, TrialSetup]]:
+    """Validate every probe point of ``space``; returns them with their setups, the base point first."""
+    setups = []
+    for probe in probe_points(space):
+        with _probing(probe):
+            setups.append((probe, setup_trial(space.resolve(probe.params), registries)))
+    return setups
+
+
+def _with_spaces(base: SweepConfig, raw: dict[str, Any]) -> dict[str, Any]:
+    """The validated base point as plain data, with ``model`` and ``solver`` as written (spaces kept)."""
+    config = base.model_dump(mode="json")
+    config["model"] = raw["model"]
+    solver = raw.get("solver")
+    if isinstance(solver, dict):
+        config["solver"] = {**config["solver"], **solver}
+    elif solver is not None:
+        config["solver"] = solver  # the whole section is a space
+    return config
+
+
+def _total_trials(total: int | None, search: SearchSection) -> int | None:
+    """At most ``num_samples`` and at most the searcher's ``total``; None when neither bounds it.
+
+    Raises
+    ------
+    ConfigError
+        for a searcher that never runs out of points with no stopping rule: the sweep would run forever.
+    """
+    bounds = [n for n in (total, search.num_samples) if n is not None]
+    if not bounds and search.time_budget_s is None and search.target is None:
+        raise ConfigError(
+            "search.num_samples",
+            f"the {search.searcher} searcher never runs out of points: set search.num_samples, "
+            "search.time_budget_s or search.target",
+        )
+    return min(bounds) if bounds else None
+
+
+def _build_model(setup: TrialSetup, meta: DatasetMeta) -> None:
+    """Build (initialise only) the model of ``setup`` for data described by ``meta``."""
+    setup.model.obj().build(setup.model_options, meta, seed=0, dtype=np.dtype(setup.config.solver.dtype))
+
+
+@contextmanager
+def _probing(probe: Probe) -> Iterator[None]:
+    """Say which value of which space made a probe point invalid."""
+    try:
+        yield
+    except ConfigError as err:
+        value = probe.describe(err.field)
+        if not value:
+            raise
+        raise ConfigError(err.field, f"{err.reason} ({value})") from None
+
+
+@contextmanager
+def _located(source: str, override_paths: list[str]) -> Iterator[None]:
+    """Prefix a ConfigError's field with where the value came from: ``--set`` or the file."""
+    try:
+        yield
+    except ConfigError as err:
+        if err.field.startswith("--set"):
+            raise
+        if any(err.field == p or err.field.startswith((f"{p}.", f"{p}[")) for p in override_paths):
+            field = f"--set {err.field}"
+        else:
+            field = f"{source}: {err.field}" if err.field else source
+        raise ConfigError(field, err.reason) from None
+
+
+def _kind(value: Any) -> str:
+    return "list" if isinstance(value, list) else type(value).__name__

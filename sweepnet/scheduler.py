@@ -1,0 +1,406 @@
+"""Runs a sweep on Ray: a pool of long-lived trial workers fed by the driver loop.
+
+The only module of sweepnet that imports ``ray``. :func:`run_sweep` loads the data set once on
+the driver, checks the plan against it, and shares it read-only through Ray's object store. One
+worker actor per trial slot builds the plugin registries once and runs trial after trial, so a
+short trial does not pay for a process start. Each trial streams its per-epoch reports back (a
+generator actor method); the driver (:class:`~sweepnet.driver.SweepDriver`) calls the lifecycle
+hooks and the pruner, whose decision the worker waits for before the next epoch, so a pruned
+trial stops at the epoch it was judged on and frees its slot.
+
+A worker that dies mid-trial is replaced and the trial re-run (``resources.max_retries``), then
+FAILED with the reason; an exception in model or plugin code fails only that trial. Ctrl-C stops
+dispatching, kills the running trials (KILLED), and still calls ``sweepnet_trial_end`` /
+``sweepnet_sweep_end`` so the tracker flushes; ``resume=True`` continues from the recorded history.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ray
+from ray.exceptions import RayError, RayTaskError
+from threadpoolctl import threadpool_limits
+
+from sweepnet.driver import SweepDriver, SweepOutcome
+from sweepnet.errors import ConfigError, SweepnetError
+from sweepnet.leaderboard import Entry
+from sweepnet.pluginmanager import get_plugin_manager, get_registries
+from sweepnet.progress import SweepProgress
+from sweepnet.records import TrialResult, TrialSpec, TrialState
+
+if TYPE_CHECKING:
+    from pluggy import HookRelay
+
+    from sweepnet.config import SweepPlan
+    from sweepnet.data import Dataset
+    from sweepnet.data.dataset import DatasetMeta
+
+__all__ = ["TrialFn", "run_sweep"]
+
+TrialFn = Callable[..., TrialResult]
+"""``trial_fn(spec, report, *, dataset, registries) -> TrialResult``, like :func:`sweepnet.trial.run_trial`.
+
+It runs inside the workers, so it must pickle: a module-level function (or a ``functools.partial``
+of one) that the workers can import, or one defined in the ``__main__`` script."""
+
+_POLL_S = 0.1  # how long the loop waits for an event before checking for Ctrl-C
+_BATCH_S = 0.1  # how long a worker gathers the reports of a trial no pruner judges
+_INTERRUPTED = "interrupted (Ctrl-C) before it finished"
+
+
+def run_sweep(
+    plan: SweepPlan,
+    *,
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    resume: bool = False,
+    trial_fn: TrialFn | None = None,
+    hook: HookRelay | None = None,
+    progress: SweepProgress | None = None,
+    dashboard: bool = False,
+) -> SweepOutcome:
+    """Run every trial of ``plan`` on Ray and return the outcome (also when interrupted by Ctrl-C).
+
+    Parameters
+    ----------
+    plan : the validated sweep plan.
+    address : Ray cluster to join (``"10.0.0.1:6379"``, ``"auto"``); None: ``$RAY_ADDRESS``, else a
+        new local Ray instance with this machine's CPUs. Ignored when Ray is already initialised:
+        like Ray Tune, a sweep leaves Ray running for the next one (it stops when Python exits).
+    max_concurrent : trials at once; None: ``plan.resources.max_concurrent``, else as many as the
+        cluster's resources fit at ``resources.cpus_per_trial`` / ``gpus_per_trial`` each.
+    resume : continue the recorded sweep: finished trials are not run again.
+    trial_fn : what a worker runs per trial; :func:`sweepnet.trial.run_trial` by default.
+    hook : the lifecycle hook relay; ``get_plugin_manager().hook`` by default.
+    progress : display fed with the sweep's status; none by default.
+    dashboard : start Ray's dashboard (on 127.0.0.1) with a local instance.
+
+    Raises
+    ------
+    SweepnetError
+        for bad input (config, data, resources, an unreachable cluster) before any trial starts.
+    """
+    if trial_fn is None:
+        from sweepnet.trial import run_trial as trial_fn
+    hook = hook if hook is not None else get_plugin_manager().hook
+    progress = progress if progress is not None else SweepProgress()
+    dataset = plan.load_dataset()
+    plan.check(dataset)
+    history = _history(plan, hook, dataset.meta) if resume else ()
+    driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
+    _connect(address, dashboard)
+    pool = _Pool(plan, trial_fn, driver, progress)
+    try:  # the workers boot while sweep_start runs
+        pool.start(ray.put(dataset), _slot_count(plan, max_concurrent, driver))
+        with _sigint_flag() as interrupted:
+            driver.begin()
+            try:
+                stopped = pool.run(interrupted)
+            except BaseException:  # a second Ctrl-C, or a bug: still record what ran
+                driver.kill_all("the sweep driver stopped before the trial finished")
+                driver.close(interrupted=True)
+                raise
+            outcome = driver.close(interrupted=stopped)
+        progress.update(driver.status())
+        return outcome
+    finally:
+        pool.shutdown()
+
+
+# --------------------------------------------------------------------------------- workers
+
+
+@ray.remote(concurrency_groups={"control": 1})
+class _TrialWorker:
+    """A long-lived process that runs trials one after another.
+
+    Trials run on a dedicated thread (with the BLAS thread limit set once), so :meth:`run` can
+    stream that thread's reports as a generator while :meth:`decide`, in its own concurrency
+    group, hands it the pruner's answers.
+    """
+
+    def __init__(self, dataset: Dataset, trial_fn: TrialFn, threads: int) -> None:
+        self._dataset = dataset  # zero-copy, read-only views of the object store's copy
+        self._trial_fn = trial_fn
+        self._registries = get_registries()
+        self._jobs: queue.SimpleQueue[tuple[TrialSpec, bool]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._decisions: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, args=(threads,), name="sweepnet-trials", daemon=True).start()
+
+    def where(self) -> tuple[str, str]:
+        """``(node, worker)``: node IP and Ray node id prefix, and this process's pid."""
+        node_id = ray.get_runtime_context().get_node_id()
+        return f"{ray.util.get_node_ip_address()}/{node_id[:8]}", f"pid {os.getpid()}"
+
+    def run(self, spec: TrialSpec, wait_for_decisions: bool) -> Iterator[list[tuple[Any, ...]]]:
+        """Run one trial; yields batches of ``("report", epoch, metrics)`` events, the last one
+        ending with ``("result", result)``.
+
+        With ``wait_for_decisions`` each epoch waits for :meth:`decide` before the next one, so
+        every report goes out alone. Otherwise the reports of up to ``_BATCH_S`` seconds go out
+        together: a streamed object costs about a millisecond, more than a small net's epoch.
+        """
+        self._jobs.put((spec, wait_for_decisions))
+        while True:
+            batch = [self._events.get()]
+            deadline = time.monotonic() + _BATCH_S
+            while not wait_for_decisions and batch[-1][0] != "result":
+                try:
+                    batch.append(self._events.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            yield batch
+            if batch[-1][0] == "result":
+                return
+
+    @ray.method(concurrency_group="control")
+    def decide(self, stop: bool) -> None:
+        """The pruner's answer to the last report: True stops the trial (PRUNED)."""
+        self._decisions.put(stop)
+
+    def _serve(self, threads: int) -> None:
+        with threadpool_limits(limits=threads):
+            while True:
+                spec, wait = self._jobs.get()
+                self._events.put(("result", self._run_one(spec, wait)))
+
+    def _run_one(self, spec: TrialSpec, wait: bool) -> TrialResult:
+        def report(epoch: int, metrics: dict[str, float]) -> bool:
+            self._events.put(("report", epoch, metrics))
+            return self._decisions.get() if wait else False
+
+        try:
+            return self._trial_fn(spec, report, dataset=self._dataset, registries=self._registries)
+        except Exception:  # run_trial catches its own; this guards any other trial function
+            return TrialResult(spec.trial_id, TrialState.FAILED, error=traceback.format_exc())
+
+
+@dataclass
+class _Slot:
+    """One trial slot: its worker actor and what it is doing."""
+
+    actor: Any
+    starting: Any  # ObjectRef of ``where()`` until the actor is up, then None
+    node: str | None = None
+    worker: str | None = None
+    trial: TrialSpec | None = None
+    stream: Any = None  # ObjectRefGenerator of the running trial
+    failures: int = 0  # consecutive failed starts
+
+
+class _Pool:
+    """The driver loop over a pool of trial slots."""
+
+    def __init__(
+        self,
+        plan: SweepPlan,
+        trial_fn: TrialFn,
+        driver: SweepDriver,
+        progress: SweepProgress,
+    ) -> None:
+        resources = plan.resources
+        self._options = {"num_cpus": resources.cpus_per_trial, "num_gpus": resources.gpus_per_trial, "max_restarts": 0}
+        self._trial_fn, self._threads = trial_fn, max(1, math.floor(resources.cpus_per_trial))
+        self._dataset_ref: ray.ObjectRef | None = None
+        self._max_start_failures = resources.max_retries + 1
+        self._driver = driver
+        self._progress = progress
+        self._slots: list[_Slot] = []
+        self._queued: TrialSpec | None = None  # asked from the driver, waiting for a free slot
+
+    def start(self, dataset_ref: ray.ObjectRef, size: int) -> None:
+        """Start ``size`` workers sharing the data set at ``dataset_ref``; they come up while the driver goes on."""
+        self._dataset_ref = dataset_ref
+        self._slots = [self._start_slot() for _ in range(size)]
+
+    def run(self, interrupted: threading.Event) -> bool:
+        """Dispatch and collect trials until the sweep is done.
+
+        Returns
+        -------
+        True when Ctrl-C stopped it (the running trials are then KILLED).
+        """
+        while not interrupted.is_set():
+            self._dispatch()
+            if self._driver.active == 0 and self._peek() is None:
+                return False
+            self._progress.update(self._driver.status())
+            waiting = {slot.starting if slot.starting is not None else slot.stream: slot for slot in self._waiting()}
+            ready, _ = ray.wait(list(waiting), num_returns=1, timeout=_POLL_S)
+            for waitable in ready:
+                slot = waiting[waitable]
+                if slot.starting is not None:
+                    self._started(slot)
+                else:
+                    self._next_events(slot)
+        for slot in self._slots:
+            if slot.trial is not None:
+                ray.kill(slot.actor)
+        self._driver.kill_all(_INTERRUPTED)
+        return True
+
+    def shutdown(self) -> None:
+        """Stop every worker (the sweep is over)."""
+        for slot in self._slots:
+            ray.kill(slot.actor)
+
+    def _dispatch(self) -> None:
+        """Hand the next trials to idle, started slots."""
+        for slot in self._slots:
+            if slot.starting is None and slot.trial is None:
+                spec = self._peek()
+                if spec is None:
+                    return
+                self._queued = None
+                slot.trial = spec
+                slot.stream = slot.actor.run.options(num_returns="streaming").remote(spec, self._driver.prunes)
+                self._driver.start(spec, node=slot.node, worker=slot.worker)
+
+    def _peek(self) -> TrialSpec | None:
+        if self._queued is None:
+            self._queued = self._driver.next_trial()
+        return self._queued
+
+    def _waiting(self) -> Iterator[_Slot]:
+        return (slot for slot in self._slots if slot.starting is not None or slot.trial is not None)
+
+    def _start_slot(self, failures: int = 0) -> _Slot:
+        actor = _TrialWorker.options(**self._options).remote(self._dataset_ref, self._trial_fn, self._threads)
+        return _Slot(actor, actor.where.remote(), failures=failures)
+
+    def _started(self, slot: _Slot) -> None:
+        """A slot's actor answered ``where()``, or died trying to start."""
+        try:
+            slot.node, slot.worker = ray.get(slot.starting)
+        except RayError as err:
+            self._replace(slot, failed_start=err)
+            return
+        slot.starting, slot.failures = None, 0
+
+    def _next_events(self, slot: _Slot) -> None:
+        """Handle the next batch a running trial streamed: reports, its result, or its worker's death."""
+        assert slot.trial is not None
+        trial_id = slot.trial.trial_id
+        try:
+            batch = ray.get(next(slot.stream))
+        except StopIteration:
+            batch = [("lost", "the worker ended the trial without a result")]
+        except RayTaskError as err:  # run() itself failed, e.g. a result that cannot be pickled
+            batch = [("result", TrialResult(trial_id, TrialState.FAILED, error=str(err)))]
+        except RayError as err:
+            batch = [("lost", f"{type(err).__name__} on node {slot.node} ({slot.worker})")]
+        for event in batch:
+            if event[0] == "report":
+                stop = self._driver.report(trial_id, event[1], event[2])
+                if self._driver.prunes:
+                    slot.actor.decide.remote(stop)
+            elif event[0] == "result":
+                slot.trial = slot.stream = None
+                self._driver.finish(trial_id, event[1])
+            else:
+                self._driver.lost(trial_id, event[1])
+                self._replace(slot)
+
+    def _replace(self, slot: _Slot, *, failed_start: RayError | None = None) -> None:
+        """Put a fresh actor in the slot of a dead one; drop a slot that keeps failing to start."""
+        ray.kill(slot.actor)
+        failures = slot.failures + 1 if failed_start is not None else 0
+        index = self._slots.index(slot)
+        if failures < self._max_start_failures:
+            self._slots[index] = self._start_slot(failures)
+            return
+        del self._slots[index]
+        if not self._slots:
+            raise SweepnetError(f"no Ray worker could start; the last error was {_one_line(failed_start)}")
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _history(plan: SweepPlan, hook: HookRelay, meta: DatasetMeta) -> list[Entry]:
+    """The trials recorded by earlier invocations of the sweep (``sweepnet_sweep_history``)."""
+    records = hook.sweepnet_sweep_history(sweep=plan.sweep_info(resumed=True, data_meta=meta))
+    if records is None:
+        raise SweepnetError(
+            f"cannot resume sweep {plan.name!r}: no plugin keeps a record of past sweeps (is tracking disabled?)"
+        )
+    return list(records)
+
+
+def _connect(address: str | None, dashboard: bool) -> None:
+    """Initialise Ray unless it is already."""
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    try:
+        ray.init(
+            address=address,  # "local": a new instance even if `ray start` runs here; join it with --address
+            include_dashboard=dashboard if address == "local" else None,
+            dashboard_host="127.0.0.1",
+            log_to_driver=False,  # trials report through the driver; worker chatter stays in Ray's logs
+            # Ray >= 2.59 turns token authentication on for a local instance (and says so at
+            # WARNING level); a cluster's own RAY_AUTH_MODE / token apply when joining one.
+            logging_level=logging.ERROR,
+        )
+    except (ConnectionError, ValueError, RuntimeError) as err:
+        raise SweepnetError(f"cannot connect to the Ray cluster at {address!r}: {_one_line(err)}") from err
+
+
+def _slot_count(plan: SweepPlan, max_concurrent: int | None, driver: SweepDriver) -> int:
+    """Trial slots: as many as the cluster fits, at most ``max_concurrent`` and the trials left."""
+    resources = plan.resources
+    fits = 0
+    for node in ray.nodes():
+        if node["Alive"]:
+            have = node["Resources"]
+            per_node = math.floor(have.get("CPU", 0) / resources.cpus_per_trial)
+            if resources.gpus_per_trial:
+                per_node = min(per_node, math.floor(have.get("GPU", 0) / resources.gpus_per_trial))
+            fits += per_node
+    if fits == 0:
+        raise ConfigError(
+            "resources",
+            f"no node of the Ray cluster has {resources.cpus_per_trial} CPUs and {resources.gpus_per_trial} GPUs "
+            "free for one trial",
+        )
+    wanted = max_concurrent or resources.max_concurrent or fits
+    status = driver.status()
+    left = status.total - status.finished if status.total is not None else wanted
+    return max(1, min(wanted, fits, left))
+
+
+@contextmanager
+def _sigint_flag() -> Iterator[threading.Event]:
+    """While inside, Ctrl-C sets the yielded flag instead of raising; a second one raises as usual."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag  # signals reach the main thread only
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(signum: int, frame: object) -> None:
+        flag.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _one_line(err: BaseException | None) -> str:
+    return " ".join(f"{type(err).__name__}: {err}".split()) if err is not None else "unknown"

@@ -1,0 +1,337 @@
+"""The schema of a sweep file, and the validation of one resolved point of it.
+
+A sweep file is a mapping of sections::
+
+    name: quickstart
+    seed: 0
+    data: {name: digits, flatten: true}
+    model: {name: fc, hidden_dims: [128], reg: 1.0e-4}
+    solver: {update_rule: adam, optim_config: {learning_rate: 1.0e-3}, num_epochs: 10}
+    search: {searcher: random, num_samples: 20}
+    pruner: {name: asha}
+
+:class:`SweepConfig` describes a file whose search spaces have all been replaced by values (a
+*point*); the plan (``sweepnet.plan``) validates every probe point of a sweep with
+:func:`setup_trial`. Components are looked up by name in the registries and their options
+(``model.*``, ``solver.update_rule`` / ``solver.optim_config``, ``pruner.*``, ``search.options``,
+``data.options``) are validated by the component's own ``Options``. Every error is a
+:class:`~sweepnet.errors.ConfigError` naming the dotted path of the offending value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
+
+from sweepnet.data import DataSpec
+from sweepnet.errors import ConfigError
+from sweepnet.registry import Component, Registries, Registry, UnknownComponentError
+
+__all__ = [
+    "METRICS",
+    "Resources",
+    "SearchSection",
+    "SolverSection",
+    "SweepConfig",
+    "Tracking",
+    "TrialSetup",
+    "component_at",
+    "parse_component_options",
+    "parse_named",
+    "section_models",
+    "setup_trial",
+    "validate_model",
+]
+
+METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("val_acc", "train_acc", "test_acc", "loss"),
+    "regression": ("val_rmse", "train_rmse", "test_rmse", "loss"),
+}
+"""The metrics a trial reports per task, that a sweep may optimise; the first is the default."""
+
+
+class _Section(BaseModel):
+    # strict: a quoted "64" or a `true` is not a batch size; YAML already gives numbers their type.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class SolverSection(_Section):
+    """``solver:``, the keywords of the classic ``Solver`` (ignored by classic models)."""
+
+    update_rule: str | dict[str, Any] = "sgd"
+    optim_config: dict[str, Any] = Field(default_factory=dict)
+    lr_decay: float = Field(1.0, gt=0, le=1)
+    batch_size: PositiveInt = 100
+    num_epochs: PositiveInt = 10
+    num_train_samples: PositiveInt | None = 1000
+    num_val_samples: PositiveInt | None = None
+    divergence_factor: float | None = Field(100.0, gt=1)
+    dtype: Literal["float32", "float64"] = "float32"
+
+
+class SearchSection(_Section):
+    """``search:``, which searcher proposes the points and when the sweep stops starting trials."""
+
+    searcher: str = "random"
+    num_samples: PositiveInt | None = None
+    time_budget_s: PositiveFloat | None = None
+    target: float | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Resources(_Section):
+    """``resources:``, what each trial gets from Ray, and how often a failed trial is retried."""
+
+    cpus_per_trial: PositiveFloat = 1.0
+    gpus_per_trial: NonNegativeFloat = 0.0
+    max_concurrent: PositiveInt | None = None
+    max_retries: NonNegativeInt = 2
+
+
+class Tracking(_Section):
+    """``tracking:``, where the MLflow tracker records the sweep."""
+
+    uri: str | None = None
+    enabled: bool = True
+    flush_timeout: PositiveFloat = 60.0
+
+
+class SweepConfig(_Section):
+    """A whole sweep file, at one point of its search space (no spaces left).
+
+    ``model`` and ``pruner`` are ``{name: <plugin>, <its options>...}``; the options are
+    validated by the plugin's ``Options`` in :func:`setup_trial` and :func:`parse_named`.
+    """
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    seed: NonNegativeInt = 0
+    data: DataSpec = Field(default_factory=DataSpec)
+    model: dict[str, Any]
+    solver: SolverSection = Field(default_factory=SolverSection)
+    search: SearchSection = Field(default_factory=SearchSection)
+    pruner: dict[str, Any] = Field(default_factory=lambda: {"name": "none"})
+    metric: str | None = None
+    mode: Literal["max", "min"] | None = None
+    resources: Resources = Field(default_factory=Resources)
+    tracking: Tracking = Field(default_factory=Tracking)
+
+    @field_validator("metric")
+    @classmethod
+    def _reported(cls, metric: str | None) -> str | None:
+        known = sorted({name for names in METRICS.values() for name in names})
+        if metric is not None and metric not in known:
+            close = difflib.get_close_matches(metric, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"{metric!r} is not a metric trials report; {hint}(one of: {', '.join(known)})")
+        return metric
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """One validated point of a sweep, its components looked up.
+
+    Attributes
+    ----------
+    config : the validated point.
+    model : the model component; ``model.obj.trainer`` says how it trains.
+    model_options : its validated options (None for a model without options).
+    update_rule : the optimizer component (used by ``"solver"`` models only).
+    optim_config : the update rule's config: ``solver.optim_config`` merged with the keys of a
+        ``solver.update_rule`` mapping (which win), defaults filled in.
+    """
+
+    config: SweepConfig
+    model: Component
+    model_options: BaseModel | None
+    update_rule: Component
+    optim_config: dict[str, Any]
+
+    @property
+    def trainer(self) -> str:
+        """``"solver"`` or ``"classic"``."""
+        return self.model.obj.trainer
+
+    @property
+    def max_epochs(self) -> int:
+        """Epochs of this trial when it is not pruned: ``solver.num_epochs``, or 1 for classic models."""
+        return self.config.solver.num_epochs if self.trainer == "solver" else 1
+
+
+def setup_trial(config: Any, registries: Registries) -> TrialSetup:
+    """Validate a resolved sweep point and look up its model and update rule.
+
+    Parameters
+    ----------
+    config : plain data of one point (no search spaces), e.g. ``TrialSpec.config``.
+    registries : where components are looked up.
+
+    Raises
+    ------
+    ConfigError
+        naming the dotted path of the first bad value (``solver.batch_size``,
+        ``model.hidden_dims[0]``, ``solver.update_rule.momentum`` ...).
+    """
+    sweep = validate_model(SweepConfig, config)
+    model, model_options = parse_named(sweep.model, registries.models, "model")
+    solver = sweep.solver
+    rule = solver.update_rule
+    field = "solver.update_rule"
+    rule_keys = {key: value for key, value in rule.items() if key != "name"} if isinstance(rule, dict) else {}
+    update_rule = component_at(registries.optimizers, *_name_of(rule, field))
+    merged = {**solver.optim_config, **rule_keys}
+    try:
+        options = parse_component_options(update_rule, merged, "solver.optim_config")
+    except ConfigError as err:
+        key = err.field.removeprefix("solver.optim_config.").split(".")[0].split("[")[0]
+        if key in rule_keys:  # name the key where the user wrote it
+            raise ConfigError(err.field.replace("solver.optim_config", field, 1), err.reason) from None
+        raise
+    optim_config = options.model_dump() if options is not None else merged
+    return TrialSetup(sweep, model, model_options, update_rule, optim_config)
+
+
+def parse_named(
+    section: str | dict[str, Any], registry: Registry, field: str
+) -> tuple[Component, BaseModel | None]:
+    """Look up ``{name: <component>, <options>...}`` (or just the name) and validate its options.
+
+    Parameters
+    ----------
+    section : the section as written, e.g. ``{"name": "asha", "grace_period": 2}``.
+    registry : where ``name`` is looked up.
+    field : the section's dotted path, e.g. ``"pruner"``.
+    """
+    component = component_at(registry, *_name_of(section, field))
+    options = {key: value for key, value in section.items() if key != "name"} if isinstance(section, dict) else {}
+    return component, parse_component_options(component, options, field)
+
+
+def component_at(registry: Registry, name: str, field: str) -> Component:
+    """``registry.component(name)``, an unknown name reported as a :class:`ConfigError` naming ``field``."""
+    try:
+        return registry.component(name)
+    except UnknownComponentError as err:
+        raise ConfigError(field, str(err)) from None
+
+
+def parse_component_options(component: Component, data: dict[str, Any], field: str) -> BaseModel | None:
+    """``component.parse_options(data, field)``, suggesting the closest key for an unknown one."""
+    try:
+        return component.parse_options(data, field)
+    except ConfigError as err:
+        key = err.field.removeprefix(f"{field}.")
+        if component.options is not None and err.reason.startswith("unknown key") and key in data:
+            raise ConfigError(err.field, _unknown_key(key, list(component.options.model_fields))) from None
+        raise
+
+
+def validate_model(model: type[BaseModel], data: Any, field: str = "") -> Any:
+    """``model.model_validate(data)``, a pydantic error turned into a one-line :class:`ConfigError`.
+
+    Parameters
+    ----------
+    model : the pydantic model (a section, or :class:`SweepConfig`).
+    data : the values as written.
+    field : dotted path of ``data``, prefixed to the path of the bad value ("" at the top level).
+    """
+    if not isinstance(data, dict):
+        what = "a sweep file" if not field else field
+        raise ConfigError(field, f"{what} must be a mapping of keys, got {_kind(data)} {data!r}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        # A misspelt key is both unknown and leaves a required one missing: name the misspelling.
+        error = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
+        loc = [part for part in error["loc"] if not _is_union_tag(part)]
+        path = _join(field, loc)
+        if error["type"] == "extra_forbidden":
+            owner = _model_at(model, loc[:-1])
+            reason = _unknown_key(str(loc[-1]), list(owner.model_fields) if owner else [])
+        elif error["type"] == "missing":
+            reason = "required"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+            reason = message if error["type"] == "value_error" else f"{message}, got {_short(error['input'])}"
+        raise ConfigError(path, reason) from None
+
+
+def section_models() -> dict[str, type[BaseModel]]:
+    """The pydantic model of every fixed section: ``{"": SweepConfig, "data": DataSpec, ...}``."""
+    return {
+        "": SweepConfig,
+        "data": DataSpec,
+        "solver": SolverSection,
+        "search": SearchSection,
+        "resources": Resources,
+        "tracking": Tracking,
+    }
+
+
+def _name_of(section: Any, field: str) -> tuple[str, str]:
+    """``(name, its dotted path)`` of a ``{name: ..., ...}`` section, or of a bare name string."""
+    name = section.get("name") if isinstance(section, dict) else section
+    where = f"{field}.name" if isinstance(section, dict) else field
+    if not isinstance(name, str):
+        raise ConfigError(where, f"required: the registered name of the component, got {_short(name)}")
+    return name, where
+
+
+def _unknown_key(key: str, expected: list[str]) -> str:
+    close = difflib.get_close_matches(key, expected, n=2)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return f"unknown key{hint} (expected one of: {', '.join(expected) or 'none'})"
+
+
+def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
+    """The pydantic model that holds the value at ``loc`` below ``model`` (None if not a model)."""
+    for part in loc:
+        info = model.model_fields.get(part) if isinstance(part, str) else None
+        nested = _model_type(info.annotation) if info is not None else None
+        if nested is None:
+            return None
+        model = nested
+    return model
+
+
+def _model_type(annotation: Any) -> type[BaseModel] | None:
+    """The BaseModel class in ``annotation`` (``X``, ``X | None``), if any."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [arg for arg in typing.get_args(annotation) if _model_type(arg) is not None]
+        return models[0] if len(models) == 1 else None
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _is_union_tag(part: Any) -> bool:
+    """pydantic names the union member tried (``"str"``, ``"dict[str,any]"``) in ``loc``; drop it."""
+    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part)
+
+
+def _join(field: str, loc: list[Any]) -> str:
+    path = field
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", type(None): "nothing"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
