@@ -27,13 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sweepnet {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"sweepnet.commands.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"sweepnet.commands.{name}":
-                raise
-            continue  # command not built yet
-        module.register(subparsers)
+        importlib.import_module(f"sweepnet.commands.{name}").register(subparsers)
     return parser
 
 

@@ -709,10 +709,29 @@ def _client(uri: str) -> MlflowClient:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from mlflow.tracking import MlflowClient
 
-    if (path := sqlite_path(uri)) is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
     with _store_errors(uri):
-        return MlflowClient(tracking_uri=uri)  # checks the URI's scheme (and sets up a SQLite store)
+        if (path := sqlite_path(uri)) is not None and not path.exists():
+            _create_sqlite_store(path)
+        return MlflowClient(tracking_uri=uri)  # checks the URI's scheme
+
+
+def _create_sqlite_store(path: Path) -> None:
+    """Create the SQLite store at ``path`` atomically.
+
+    MLflow creates its tables on first use; a second process opening the file half-way through
+    (``sweepnet best`` while a sweep starts, two sweeps starting at once) would create them again
+    and fail. So the tables are made in a private file that appears under ``path`` complete.
+    """
+    from mlflow.tracking import MlflowClient
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{private.resolve()}").search_experiments(max_results=1)
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(private, path)
+    finally:
+        private.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

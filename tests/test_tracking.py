@@ -696,3 +696,24 @@ def test_against_a_server_down_for_good_the_json_holds_the_rest(server, hook, tm
 def test_real_digits_trials_against_a_server(server, hook, tmp_path):
     _, entries = sweep_for_real(hook, DIGITS_FC, server.uri)
     check_digits_fc(server.uri, entries, tmp_path)
+
+
+_OPEN_AND_CREATE = """
+import sys
+from sweepnet.tracking import _client
+client = _client(sys.argv[1])
+client.create_experiment(sys.argv[2])
+"""
+
+
+def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _OPEN_AND_CREATE, uri, f"sweep-{index}"], stderr=subprocess.PIPE, text=True)
+        for index in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, errors
+    names = {experiment.name for experiment in MlflowClient(uri).search_experiments()}
+    assert {f"sweep-{index}" for index in range(4)} <= names
+    assert [path.name for path in (tmp_path / "store").iterdir()] == ["mlflow.db"], "no private files left behind"

@@ -1,7 +1,8 @@
 """The built-in plugins: registered through the same hooks as third-party plugins.
 
-Each module listed in :data:`DEFAULT_PLUGINS` implements ``sweepnet_register_*`` hooks; the plugin
-manager registers them before any entry-point plugin.
+Each module listed in :data:`DEFAULT_PLUGINS` implements ``sweepnet_register_*`` hooks (the
+components) or lifecycle hooks (:mod:`sweepnet.tracking`, the MLflow tracker); the plugin manager
+registers them before any entry-point plugin.
 """
 
 from __future__ import annotations
