@@ -157,7 +157,7 @@ def im2col(
 
 def col2im(
     const floating[:, ::1] cols, Py_ssize_t N, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W,
-    Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t pad, Py_ssize_t stride,
+    Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t pad, Py_ssize_t stride, out=None,
 ):
     """Adjoint of :func:`im2col`: sum every column entry back onto the input pixel it came from.
 
@@ -166,10 +166,12 @@ def col2im(
     cols : (C * HH * WW, N * H' * W') C-contiguous float32 or float64
     N, C, H, W : shape of the input ``x`` that ``cols`` was unfolded from
     field_height, field_width, pad, stride : as given to :func:`im2col`
+    out : optional C-contiguous (N, C, H, W) array of the dtype of ``cols`` to write ``dx`` into
 
     Returns
     -------
-    dx : (N, C, H, W), the dtype of ``cols``; entries that fell on the padding are dropped
+    dx : (N, C, H, W), the dtype of ``cols`` (``out`` when given); entries that fell on the
+        padding are dropped
     """
     cdef Py_ssize_t HH = field_height, WW = field_width
     cdef Py_ssize_t out_h = _out_size(H, HH, pad, stride), out_w = _out_size(W, WW, pad, stride)
@@ -180,7 +182,9 @@ def col2im(
             f"cols has shape {(cols.shape[0], cols.shape[1])}, expected {(C * HH * WW, N * block)}"
         )
     dtype = np.float32 if floating is float else np.float64
-    dx_array = np.empty((N, C, H, W), dtype=dtype)
+    dx_array = np.empty((N, C, H, W), dtype=dtype) if out is None else out
+    if dx_array.shape != (N, C, H, W) or dx_array.dtype != dtype:
+        raise ValueError(f"out must be a {np.dtype(dtype).name} array of shape {(N, C, H, W)}")
     cdef floating[:, :, :, ::1] dx = dx_array
     cdef floating[::1] buf = np.empty(stride * phase_len, dtype=dtype)
     cdef Py_ssize_t[:, ::1] plan = _phase_plan(W, pad, stride, phase_len)

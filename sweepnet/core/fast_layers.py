@@ -3,7 +3,9 @@
 Same contracts and results as ``conv_*_naive`` / ``max_pool_*_naive`` in :mod:`sweepnet.core.layers`.
 A convolution is one im2col plus exactly one BLAS GEMM forward, and two GEMMs plus one col2im
 backward: the columns of the whole batch sit side by side, ``cols: (C*HH*WW, N*H'*W')``.
-float32 inputs stay float32 throughout.
+float32 inputs stay float32 throughout. The large arrays (columns, GEMM results, ``dx``) live on
+memory recycled from earlier calls once nothing refers to it (:mod:`sweepnet.core._workspace`):
+fresh pages would cost a page fault each, about as much again as filling them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from sweepnet.core._workspace import reusable
 
 try:
     from sweepnet.core import _fastconv
@@ -39,7 +43,9 @@ def conv_forward_fast(
 
     Returns
     -------
-    out : (N, F, H', W') with ``H' = 1 + (H + 2 * pad - HH) // stride``, likewise W'
+    out : (N, F, H', W') with ``H' = 1 + (H + 2 * pad - HH) // stride``, likewise W'; a transposed
+        view of the GEMM's ``(F, N, H', W')`` result (not C-contiguous), which spares a copy here
+        and in the backward pass of a ``dout`` computed elementwise from it
     cache : (x, w, b, conv_param, cols) with ``cols: (C * HH * WW + 1, N * H' * W')``, the
         receptive fields plus a row of ones
     """
@@ -56,12 +62,12 @@ def conv_forward_fast(
     out_w = _out_size(x.shape[3], w.shape[3], pad, stride)
     # The bias trick: a last row of ones in cols and b as a last column of the weights let the
     # one GEMM add the bias here, and let the backward dw GEMM produce db for free.
-    cols = np.empty((k + 1, n * out_h * out_w), dtype=x.dtype)
+    cols = reusable((k + 1, n * out_h * out_w), x.dtype)
     _fastconv.im2col(x, w.shape[2], w.shape[3], pad, stride, out=cols[:k])
     cols[k] = 1
-    out_cols = np.concatenate((w.reshape(f, k), b[:, None]), axis=1) @ cols  # (F, N*H'*W')
-    out = np.ascontiguousarray(out_cols.reshape(f, n, out_h, out_w).transpose(1, 0, 2, 3))
-    return out, (x, w, b, conv_param, cols)
+    w_b = np.concatenate((w.reshape(f, k), b[:, None]), axis=1)
+    out_cols = np.matmul(w_b, cols, out=reusable((f, cols.shape[1]), x.dtype))  # (F, N*H'*W')
+    return out_cols.reshape(f, n, out_h, out_w).transpose(1, 0, 2, 3), (x, w, b, conv_param, cols)
 
 
 def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -81,12 +87,15 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     x, w, _, conv_param, cols = cache
     f, _, hh, ww = w.shape
     k = w[0].size
-    dout = np.asarray(dout, dtype=x.dtype)
-    dout_cols = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(f, -1)  # (F, N*H'*W')
+    dout_cols = np.asarray(dout).transpose(1, 0, 2, 3)  # (F, N, H', W')
+    if not (dout_cols.flags.c_contiguous and dout_cols.dtype == x.dtype):  # it is when dout has out's layout
+        dout_cols = _copy(dout_cols, x.dtype)
+    dout_cols = dout_cols.reshape(f, -1)  # (F, N*H'*W')
     dw_db = dout_cols @ cols.T  # (F, C*HH*WW + 1): the ones row of cols turns the last column into db
     dw, db = dw_db[:, :k].reshape(w.shape), dw_db[:, k].copy()
-    dcols = w.reshape(f, k).T @ dout_cols  # (C*HH*WW, N*H'*W')
-    dx = _fastconv.col2im(dcols, *x.shape, hh, ww, conv_param["pad"], conv_param["stride"])
+    dcols = np.matmul(w.reshape(f, k).T, dout_cols, out=reusable((k, dout_cols.shape[1]), x.dtype))
+    dx = reusable(x.shape, x.dtype)
+    _fastconv.col2im(dcols, *x.shape, hh, ww, conv_param["pad"], conv_param["stride"], out=dx)
     return dx, dw, db
 
 
@@ -107,14 +116,14 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict[str, int]) -> tuple[np
         window order (``np.argmax`` order), the one input that receives the window's gradient
     """
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    (x,) = _as_float_arrays(x)
+    (x,) = _as_float_arrays(x, contiguous=False)  # the tiled path takes any layout (a conv's output)
     if x.ndim != 4:
         raise ValueError(f"expected x (N, C, H, W), got shape {x.shape}")
     h, w = x.shape[2:]
     if ph == pw == stride and h % ph == 0 and w % pw == 0:
         out, argmax = _tiled_max_pool(x, ph, pw)
         return out, ("reshape", x.shape, pool_param, argmax)
-    out, argmax = _fastconv.max_pool_forward(x, ph, pw, stride)
+    out, argmax = _fastconv.max_pool_forward(np.ascontiguousarray(x), ph, pw, stride)
     return out, ("general", x.shape, pool_param, argmax)
 
 
@@ -166,6 +175,13 @@ def _tiled_max_pool(x: np.ndarray, ph: int, pw: int) -> tuple[np.ndarray, np.nda
     return out, argmax
 
 
+def _copy(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A C-contiguous copy of ``array`` in ``dtype``, on reusable memory."""
+    copy = reusable(array.shape, dtype)
+    np.copyto(copy, array)
+    return copy
+
+
 def _out_size(size: int, kernel: int, pad: int, stride: int) -> int:
     """Number of window positions along one axis; raises when the window does not fit."""
     if stride < 1 or pad < 0 or kernel < 1:
@@ -175,11 +191,13 @@ def _out_size(size: int, kernel: int, pad: int, stride: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def _as_float_arrays(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The arrays in their common numpy dtype (at least float32; float32 stays float32), C-contiguous,
-    copying only where needed: the Cython kernels take float32 or float64 C-contiguous arrays."""
+def _as_float_arrays(*arrays: np.ndarray, contiguous: bool = True) -> tuple[np.ndarray, ...]:
+    """The arrays in their common numpy dtype (at least float32; float32 stays float32), C-contiguous
+    unless ``contiguous`` is False, copying only where needed: the Cython kernels take float32 or
+    float64 C-contiguous arrays."""
     arrays = tuple(np.asarray(a) for a in arrays)
     dtype = np.result_type(*arrays, np.float32)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"expected float32 or float64 arrays, got {dtype}")
-    return tuple(np.ascontiguousarray(a, dtype=dtype) for a in arrays)
+    convert = np.ascontiguousarray if contiguous else np.asarray
+    return tuple(convert(a, dtype=dtype) for a in arrays)

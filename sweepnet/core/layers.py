@@ -150,7 +150,8 @@ def dropout_forward(x: np.ndarray, dropout_param: dict[str, Any]) -> tuple[np.nd
     dropout_param : dict with keys
         ``mode`` : 'train' or 'test' (test mode returns ``x`` unchanged);
         ``p`` : probability of KEEPING a unit, in (0, 1];
-        ``seed`` (optional) : draw the same mask on every call (for gradient checks);
+        ``seed`` (optional) : draw the same mask on every call (for gradient checks): the mask
+        the classic ``np.random.seed(seed)`` would give, without touching the global state;
         ``rng`` (optional) : a ``np.random.Generator`` to draw fresh masks from.
         Without either, masks come from the global ``np.random`` state, as in the classic code.
 
@@ -180,7 +181,7 @@ def dropout_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
 def _uniform(shape: tuple[int, ...], dropout_param: dict[str, Any]) -> np.ndarray:
     """Uniform [0, 1) draws for a dropout mask, from the source ``dropout_param`` selects."""
     if dropout_param.get("seed") is not None:
-        return np.random.default_rng(dropout_param["seed"]).random(shape)
+        return np.random.RandomState(dropout_param["seed"]).random_sample(shape)
     if dropout_param.get("rng") is not None:
         return dropout_param["rng"].random(shape)
     return np.random.random_sample(shape)

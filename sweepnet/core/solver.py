@@ -1,9 +1,11 @@
 """The classic CS231n ``Solver``: minibatch SGD training of a model with an update rule.
 
-Beyond the classic API it takes a ``seed``/``rng`` (all sampling from a ``np.random.Generator``,
-never the global state), an ``epoch_callback`` that can stop training (the sweep's pruners),
-divergence detection, and a task-appropriate metric: accuracy for classification, RMSE (lower is
-better) for regression.
+The training loop is the classic one, step for step: without a ``seed``/``rng`` it samples from
+the global ``np.random`` state exactly as the classic code does, so a notebook's
+``np.random.seed(231)`` reproduces its printed histories. Beyond the classic API it takes a
+``seed``/``rng`` (all sampling from a ``np.random.Generator``, independent of the global state),
+an ``epoch_callback`` that can stop training (the sweep's pruners), divergence detection, and a
+task-appropriate metric: accuracy for classification, RMSE (lower is better) for regression.
 
 Example::
 
@@ -56,20 +58,22 @@ class Solver:
     print_every : print the loss every this many iterations when verbose (10).
     verbose : print progress (True).
     seed, rng : seed of, or the ``np.random.Generator`` for, minibatch and evaluation sampling
-        (give at most one; with neither a fresh generator is used).
+        (give at most one; with neither the global ``np.random`` state is used, as in the classic code).
     epoch_callback : ``f(epoch, metrics) -> bool | None``, called after each completed epoch with
         ``{"loss", "train_acc", "val_acc", "lr"}`` (regression: ``"train_rmse"``, ``"val_rmse"``);
         returning True stops training and sets ``stopped_early``.
-    divergence_factor : training stops when the loss exceeds this multiple of the first
-        iteration's loss (100; None disables it); a non-finite loss always stops it.
+    divergence_factor : training also stops when the loss exceeds this multiple of the first
+        iteration's loss (None, the default, as in the classic code: never); a non-finite loss
+        always stops it.
     task : ``"classification"`` or ``"regression"``; by default regression exactly when the
         model's ``loss_name`` is ``"mse"``.
 
     Attributes
     ----------
     loss_history : training loss of every iteration.
-    train_acc_history, val_acc_history : accuracy before training and after each epoch
-        (classification); ``train_rmse_history``, ``val_rmse_history`` for regression.
+    train_acc_history, val_acc_history : accuracy after the first iteration ("epoch 0") and after
+        each epoch, as in the classic loop (classification); ``train_rmse_history``,
+        ``val_rmse_history`` for regression.
     best_val_acc / best_val_rmse, best_params : the best validation result and its parameters,
         copied into ``model.params`` when training ends.
     stopped_early : True when ``epoch_callback`` stopped training.
@@ -92,7 +96,7 @@ class Solver:
         self.print_every: int = kwargs.pop("print_every", 10)
         self.verbose: bool = kwargs.pop("verbose", True)
         self.epoch_callback: EpochCallback | None = kwargs.pop("epoch_callback", None)
-        self.divergence_factor: float | None = kwargs.pop("divergence_factor", 100.0)
+        self.divergence_factor: float | None = kwargs.pop("divergence_factor", None)
         self.task: str = kwargs.pop("task", None) or _model_task(model)
         seed, rng = kwargs.pop("seed", None), kwargs.pop("rng", None)
         if kwargs:
@@ -105,7 +109,7 @@ class Solver:
             raise ValueError(
                 f"Solver: need batch_size >= 1 and num_epochs >= 0, got {self.batch_size} and {self.num_epochs}"
             )
-        self.rng: np.random.Generator = rng if rng is not None else np.random.default_rng(seed)
+        self.rng: np.random.Generator | None = rng if seed is None else np.random.default_rng(seed)
         self._reset()
 
     def _reset(self) -> None:
@@ -129,7 +133,7 @@ class Solver:
 
         No update is made when the loss diverges; ``diverged`` says why. Returns the loss.
         """
-        batch = self.rng.integers(self.X_train.shape[0], size=self.batch_size)
+        batch = self._draw(self.X_train.shape[0], self.batch_size)
         loss, grads = self.model.loss(self.X_train[batch], self.y_train[batch])
         loss = float(loss)
         self.loss_history.append(loss)
@@ -154,37 +158,39 @@ class Solver:
         return None
 
     def train(self) -> None:
-        """Run the optimisation, then copy the best parameters into ``model.params``."""
-        self.best_params = _copy_params(self.model.params)
-        self._evaluate()
-        for _ in range(self.num_epochs):
-            losses = self._run_epoch()
-            if self.diverged:
-                break
-            self.epoch += 1
-            metrics = {"loss": float(np.mean(losses)), **self._evaluate(), **self._learning_rate()}
-            for config in self.optim_configs.values():
-                if "learning_rate" in config:
-                    config["learning_rate"] *= self.lr_decay
-            if self.epoch_callback is not None and self.epoch_callback(self.epoch, metrics):
-                self.stopped_early = True
-                break
-        self.model.params.update(_copy_params(self.best_params))
+        """Run the optimisation, then copy the best parameters into ``model.params``.
 
-    def _run_epoch(self) -> list[float]:
-        """Take one epoch of steps (fewer if the loss diverges); return their losses."""
-        losses = []
-        num_iterations = self.num_epochs * self._iterations_per_epoch
-        for _ in range(self._iterations_per_epoch):
-            losses.append(self._step())
-            iteration = len(self.loss_history)
-            if self.verbose and (iteration - 1) % self.print_every == 0:
-                print(f"(Iteration {iteration} / {num_iterations}) loss: {losses[-1]:f}")
+        As in the classic loop, the metric is measured after the first iteration and at the end
+        of every epoch, where the learning rate decays and ``epoch_callback`` may stop training.
+        """
+        self.best_params = _copy_params(self.model.params)
+        per_epoch = self._iterations_per_epoch
+        num_iterations = self.num_epochs * per_epoch
+        epoch_losses: list[float] = []
+        for t in range(num_iterations):
+            epoch_losses.append(self._step())
+            if self.verbose and t % self.print_every == 0:
+                print(f"(Iteration {t + 1} / {num_iterations}) loss: {epoch_losses[-1]:f}")
             if self.diverged:
                 if self.verbose:
-                    print(f"(Iteration {iteration} / {num_iterations}) diverged: {self.diverged}")
+                    print(f"(Iteration {t + 1} / {num_iterations}) diverged: {self.diverged}")
                 break
-        return losses
+            epoch_end = (t + 1) % per_epoch == 0
+            learning_rate = self._learning_rate()  # the rate this epoch ran with, before it decays
+            if epoch_end:
+                self.epoch += 1
+                for config in self.optim_configs.values():
+                    if "learning_rate" in config:
+                        config["learning_rate"] *= self.lr_decay
+            if t == 0 or epoch_end:
+                metrics = self._evaluate()
+            if epoch_end:
+                metrics = {"loss": float(np.mean(epoch_losses)), **metrics, **learning_rate}
+                epoch_losses = []
+                if self.epoch_callback is not None and self.epoch_callback(self.epoch, metrics):
+                    self.stopped_early = True
+                    break
+        self.model.params.update(_copy_params(self.best_params))
 
     def _learning_rate(self) -> dict[str, float]:
         """``{"lr": learning rate}`` of the epoch just run, or ``{}`` for a rule without one."""
@@ -223,10 +229,14 @@ class Solver:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Model outputs ``(n, C)`` on (a random subsample of ``num_samples`` of) ``X``, with its ``y``."""
         if num_samples is not None and X.shape[0] > num_samples:
-            subset = self.rng.choice(X.shape[0], num_samples, replace=False)
+            subset = self._draw(X.shape[0], num_samples)
             X, y = X[subset], y[subset]
         outputs = [self.model.loss(X[start : start + batch_size]) for start in range(0, X.shape[0], batch_size)]
         return np.concatenate(outputs), y
+
+    def _draw(self, n: int, size: int) -> np.ndarray:
+        """``size`` random indices below ``n``, with replacement, as the classic ``np.random.choice(n, size)``."""
+        return (np.random if self.rng is None else self.rng).choice(n, size)
 
     def check_accuracy(
         self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100

@@ -134,12 +134,17 @@ def test_conv_fast_matches_naive(rng, shape, stride, pad):
     conv_param = {"stride": stride, "pad": pad}
     out, cache = conv_forward_fast(x, w, b, conv_param)
     naive_out, naive_cache = conv_forward_naive(x, w, b, conv_param)
-    assert out.shape == naive_out.shape and out.flags.c_contiguous
+    assert out.shape == naive_out.shape
+    assert out.transpose(1, 0, 2, 3).flags.c_contiguous  # the GEMM's (F, N, H', W') result, not copied
     assert rel_error(out, naive_out) < NAIVE_TOL
     dout = rng.standard_normal(out.shape)
-    for fast, naive in zip(conv_backward_fast(dout, cache), conv_backward_naive(dout, naive_cache)):
-        assert fast.shape == naive.shape
-        assert rel_error(fast, naive) < NAIVE_TOL
+    dout_like_out = np.empty_like(out)  # out's layout: what an elementwise op on out gives back
+    dout_like_out[...] = dout
+    naive_grads = conv_backward_naive(dout, naive_cache)
+    for given in (dout, dout_like_out):
+        for fast, naive in zip(conv_backward_fast(given, cache), naive_grads):
+            assert fast.shape == naive.shape
+            assert rel_error(fast, naive) < NAIVE_TOL
 
 
 @pytest.mark.parametrize(

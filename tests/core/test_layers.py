@@ -155,6 +155,13 @@ def test_dropout_seed_repeats_mask_without_touching_global_state(rng):
     np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
+def test_dropout_seed_gives_the_classic_mask():
+    x = np.ones((10, 10))
+    out, _ = dropout_forward(x, {"mode": "train", "p": 0.2, "seed": 123})
+    np.random.seed(123)  # the classic code reseeds the global state and draws np.random.rand
+    np.testing.assert_array_equal(out, x * (np.random.rand(10, 10) < 0.2) / 0.2)
+
+
 def test_dropout_rng_draws_fresh_masks(rng):
     x = np.ones((20, 30))
     param = {"mode": "train", "p": 0.5, "rng": np.random.default_rng(0)}

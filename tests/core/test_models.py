@@ -19,7 +19,7 @@ def _classification_batch(seed: int = 231) -> tuple[np.ndarray, np.ndarray]:
     return rng.standard_normal((N, D)), rng.integers(C, size=N)
 
 
-def _assert_gradients_match(model: Any, X: np.ndarray, y: np.ndarray) -> None:
+def _assert_gradients_match(model: Any, X: np.ndarray, y: np.ndarray, h: float = 1e-5) -> None:
     """Analytic gradients of ``model`` against centered differences, parameter by parameter.
 
     With ``h = 1e-5`` in float64 the difference quotient carries ~1e-11 of absolute round-off, so
@@ -30,7 +30,7 @@ def _assert_gradients_match(model: Any, X: np.ndarray, y: np.ndarray) -> None:
     _, grads = model.loss(X, y)
     assert grads.keys() == model.params.keys()
     for name, param in model.params.items():
-        numerical = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
+        numerical = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False, h=h)
         np.testing.assert_allclose(grads[name], numerical, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
@@ -88,7 +88,9 @@ def test_fully_connected_net_gradients(normalization: str | None, keep: float, l
         [H1, H2], input_dim=D, num_classes=C, dropout_keep_ratio=keep, normalization=normalization,
         reg=reg, weight_scale=5e-2, dtype=np.float64, seed=123, loss=loss,
     )
-    _assert_gradients_match(model, X, y)
+    # Batchnorm over 5 samples behind a dropout mask has large third derivatives: at h = 1e-5 the
+    # centred difference's truncation error (O(h**2)) reaches 1e-8, so take a smaller step there.
+    _assert_gradients_match(model, X, y, h=1e-6 if normalization == "batchnorm" and keep < 1 else 1e-5)
 
 
 def test_fully_connected_net_regression_gradients_and_predictions() -> None:

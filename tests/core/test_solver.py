@@ -113,7 +113,7 @@ def test_epoch_callback_gets_metrics_and_can_stop_training() -> None:
 
 
 def test_huge_learning_rate_diverges_and_keeps_the_best_params() -> None:
-    solver = _solver(update_rule="sgd", optim_config={"learning_rate": 1e6}, num_epochs=5)
+    solver = _solver(update_rule="sgd", optim_config={"learning_rate": 1e6}, num_epochs=5, divergence_factor=100)
     initial = {name: value.copy() for name, value in solver.model.params.items()}
     solver.train()
     assert solver.diverged is not None and "iteration" in solver.diverged
@@ -121,7 +121,8 @@ def test_huge_learning_rate_diverges_and_keeps_the_best_params() -> None:
     assert len(solver.val_acc_history) < 1 + 5
     for name, value in solver.model.params.items():
         assert np.all(np.isfinite(value))
-        if len(solver.val_acc_history) == 1:  # diverged in the first epoch: back to the start
+        np.testing.assert_array_equal(value, solver.best_params[name])
+        if not solver.val_acc_history:  # diverged before the first measurement: back to the start
             np.testing.assert_array_equal(value, initial[name])
 
 
@@ -160,6 +161,68 @@ def test_rng_argument_drives_sampling() -> None:
 
     assert losses(np.random.default_rng(4)) == losses(np.random.default_rng(4))
     assert losses(np.random.default_rng(4)) != losses(np.random.default_rng(5))
+
+
+def _classic_train(model: Any, data: dict[str, np.ndarray], learning_rate: float, batch_size: int,
+                   num_epochs: int, lr_decay: float, num_train_samples: int) -> dict[str, list[float]]:
+    """The classic CS231n ``Solver.train`` with plain SGD, written out: the independent reference."""
+    def accuracy(X: np.ndarray, y: np.ndarray, num_samples: int | None) -> float:
+        if num_samples is not None and X.shape[0] > num_samples:
+            mask = np.random.choice(X.shape[0], num_samples)
+            X, y = X[mask], y[mask]
+        return float(np.mean(np.argmax(model.loss(X), axis=1) == y))
+
+    num_train = data["X_train"].shape[0]
+    per_epoch = max(num_train // batch_size, 1)
+    history: dict[str, list[float]] = {"loss": [], "train": [], "val": []}
+    for t in range(num_epochs * per_epoch):
+        batch = np.random.choice(num_train, batch_size)
+        loss, grads = model.loss(data["X_train"][batch], data["y_train"][batch])
+        history["loss"].append(float(loss))
+        for name in model.params:
+            model.params[name] = model.params[name] - learning_rate * grads[name]
+        epoch_end = (t + 1) % per_epoch == 0
+        if epoch_end:
+            learning_rate *= lr_decay
+        if t == 0 or epoch_end:
+            history["train"].append(accuracy(data["X_train"], data["y_train"], num_train_samples))
+            history["val"].append(accuracy(data["X_val"], data["y_val"], None))
+    return history
+
+
+def test_without_a_seed_it_replays_the_classic_loop_on_the_global_state(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _digits()
+    options = dict(learning_rate=0.5, batch_size=50, num_epochs=3, lr_decay=0.9, num_train_samples=60)
+    np.random.seed(231)
+    expected = _classic_train(_model(), data, **options)
+    np.random.seed(231)
+    solver = Solver(_model(), data, update_rule="sgd", optim_config={"learning_rate": 0.5}, lr_decay=0.9,
+                    batch_size=50, num_epochs=3, num_train_samples=60, print_every=100)
+    solver.train()
+    assert solver.loss_history == expected["loss"]
+    assert solver.train_acc_history == expected["train"] and solver.val_acc_history == expected["val"]
+    # As in the classic loop, "epoch 0" is measured (and printed) after the first iteration.
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        f"(Iteration 1 / 12) loss: {expected['loss'][0]:f}",
+        f"(Epoch 0 / 3) train acc: {expected['train'][0]:f}; val_acc: {expected['val'][0]:f}",
+    ]
+
+
+def test_one_iteration_per_epoch_measures_once_per_epoch_as_the_classic_loop() -> None:
+    solver = _solver(batch_size=200, num_epochs=3)  # 200 samples: the first iteration ends epoch 1
+    solver.train()
+    assert len(solver.loss_history) == 3 and len(solver.val_acc_history) == 3
+
+
+def test_a_loss_jump_stops_training_only_with_a_divergence_factor() -> None:
+    options = dict(update_rule="sgd", optim_config={"learning_rate": 30.0}, num_epochs=2)
+    solver = _solver(**options)
+    solver.train()
+    assert max(solver.loss_history) > 100 * solver.loss_history[0]  # the loss explodes but stays finite
+    assert solver.diverged is None and len(solver.loss_history) == 2 * 4  # the classic loop carries on
+    solver = _solver(**options, divergence_factor=100)
+    solver.train()
+    assert "exceeds 100 times the first loss" in solver.diverged and len(solver.loss_history) < 2 * 4
 
 
 def test_regression_tracks_rmse() -> None:
