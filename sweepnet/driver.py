@@ -303,7 +303,7 @@ class SweepDriver:
 
     def _record(self, spec: TrialSpec, result: TrialResult) -> None:
         """Keep ``(spec, result)``; only the best trial keeps its weights in memory."""
-        if _scored(result, self.plan.metric) and self._better(result):
+        if _scored(result, self.plan.metric) and self._better(spec, result):
             if self._best is not None:
                 best_spec, best_result = self._best
                 self._finished[best_spec.trial_id] = (best_spec, dataclasses.replace(best_result, weights=None))
@@ -314,12 +314,11 @@ class SweepDriver:
         self._states[result.state] += 1
         self._numbers.add(spec.number)
 
-    def _better(self, result: TrialResult) -> bool:
-        """True when ``result`` beats the best trial so far."""
+    def _better(self, spec: TrialSpec, result: TrialResult) -> bool:
+        """True when ``(spec, result)`` ranks above the best trial so far (the leaderboard's order)."""
         if self._best is None:
             return True
-        value, best = result.metrics[self.plan.metric], self._best[1].metrics[self.plan.metric]
-        return value > best if self.plan.mode == "max" else value < best
+        return rank([(spec, result), self._best], self.plan.metric, self.plan.mode)[0][0] is spec
 
     def _numbered(self, spec: TrialSpec) -> TrialSpec:
         """``spec`` keeping its ask index as number unless a re-fed trial holds it (an adaptive searcher's

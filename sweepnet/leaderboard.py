@@ -25,17 +25,31 @@ _RANKED_STATES = (TrialState.COMPLETED, TrialState.PRUNED)
 
 def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
     """Entries best first: completed or pruned trials with a finite ``metric``, ordered by it
-    (``mode`` "max" or "min"), then every other trial in the order the searcher produced them."""
+    (``mode`` "max" or "min"), then every other trial in the order the searcher produced them.
+
+    A small validation split makes ties common (180 digits images: one image is 0.56 points).
+    Among equal scores the trial that trained more epochs comes first (its score held up for
+    longer, where a pruned one was cut short), then the one with the lower final training loss
+    (the better fit of the same validation score), then the searcher's order.
+    """
     entries = list(entries)
 
     def scored(entry: Entry) -> bool:
         value = entry[1].metrics.get(metric)
         return entry[1].state in _RANKED_STATES and value is not None and math.isfinite(value)
 
-    best = sorted(
-        (entry for entry in entries if scored(entry)),
-        key=lambda entry: (-entry[1].metrics[metric] if mode == "max" else entry[1].metrics[metric], entry[0].number),
-    )
+    def order(entry: Entry) -> tuple[float, float, float, int]:
+        spec, result = entry
+        value = result.metrics[metric]
+        loss = result.metrics.get("loss", math.inf)
+        return (
+            -value if mode == "max" else value,
+            -(len(result.history) or result.metrics.get("epochs", 0)),
+            loss if math.isfinite(loss) else math.inf,
+            spec.number,
+        )
+
+    best = sorted((entry for entry in entries if scored(entry)), key=order)
     rest = sorted((entry for entry in entries if not scored(entry)), key=lambda entry: entry[0].number)
     return best + rest
 

@@ -4,7 +4,8 @@ Every function returns a :class:`matplotlib.figure.Figure` built without ``pyplo
 global figure state is touched and figures can be drawn on the tracker's writer thread; the
 PNG comes from the Agg renderer (:func:`to_png`).
 
-- :func:`trial_curves`: loss per epoch, and the train / validation metric per epoch.
+- :func:`trial_curves`: loss per epoch, and the train / validation metric per epoch;
+  :func:`trial_curves_png` draws it as PNG bytes on a figure kept for the next trial.
 - :func:`metric_vs_params`: the optimised metric against each hyperparameter (log axes where
   the search space is log).
 - :func:`param_heatmap`: the metric over two numeric hyperparameters (learning rate x
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from numbers import Real
 from typing import Any
@@ -37,11 +39,14 @@ __all__ = [
     "sweep_plots",
     "to_png",
     "trial_curves",
+    "trial_curves_png",
 ]
 
 _PLOTTED_STATES = (TrialState.COMPLETED, TrialState.PRUNED)
 _METRIC_TITLES = {"acc": "Classification accuracy", "rmse": "RMSE"}
 _MAX_GRID_VALUES = 12  # above this many distinct values per axis a heatmap cell grid is unreadable
+
+_curve_figures = threading.local()  # per thread: metric keys -> a trial_curves figure to redraw
 
 
 def to_png(figure: Figure) -> bytes:
@@ -67,6 +72,9 @@ def trial_curves(history: Sequence[Mapping[str, float]], title: str = "") -> Fig
         return None
     epochs = [row.get("epoch", index) for index, row in enumerate(history, start=1)]
     figure = Figure(figsize=(10, 4))
+    # A fixed layout (room for the titles and labels) rather than a tight bounding box, which
+    # costs a second drawing of the figure for every PNG.
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.84, wspace=0.22)
     loss_axes, metric_axes = figure.subplots(1, 2)
     loss_axes.plot(epochs, [row.get("loss", math.nan) for row in history], "o-")
     loss_axes.set(title="Training loss", xlabel="Epoch", ylabel="Loss")
@@ -81,6 +89,34 @@ def trial_curves(history: Sequence[Mapping[str, float]], title: str = "") -> Fig
     if title:
         figure.suptitle(title)
     return figure
+
+
+def trial_curves_png(history: Sequence[Mapping[str, float]], title: str = "") -> bytes | None:
+    """:func:`trial_curves` as PNG bytes, or None when there is no epoch to draw.
+
+    A tracker draws one per trial. Making the figure (axes, lines, labels) costs about as much as
+    drawing it, so each thread keeps one figure per set of metrics and only replaces its data.
+    """
+    if not history:
+        return None
+    keys = tuple(key for key in history[0] if key.startswith(("train_", "val_")))
+    figure = getattr(_curve_figures, "by_keys", {}).get(keys)
+    if figure is None:
+        figure = trial_curves(history, title)
+        _curve_figures.__dict__.setdefault("by_keys", {})[keys] = figure
+    else:
+        epochs = [row.get("epoch", index) for index, row in enumerate(history, start=1)]
+        loss_axes, metric_axes = figure.axes
+        loss_axes.lines[0].set_data(epochs, [row.get("loss", math.nan) for row in history])
+        for line, key in zip(metric_axes.lines, keys):
+            line.set_data(epochs, [row.get(key, math.nan) for row in history])
+        for axes in figure.axes:
+            axes.relim()
+            axes.autoscale_view()
+        figure.suptitle(title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
 
 
 def metric_vs_params(entries: Iterable[Entry], metric: str, log_params: set[str]) -> Figure | None:

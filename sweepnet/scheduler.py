@@ -33,11 +33,8 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 from threadpoolctl import threadpool_limits
 
-from sweepnet.driver import SweepDriver, SweepOutcome
 from sweepnet.errors import ConfigError, SweepnetError
-from sweepnet.leaderboard import Entry
 from sweepnet.pluginmanager import get_plugin_manager, get_registries
-from sweepnet.progress import SweepProgress
 from sweepnet.records import TrialResult, TrialSpec, TrialState
 
 if TYPE_CHECKING:
@@ -46,6 +43,9 @@ if TYPE_CHECKING:
     from sweepnet.config import SweepPlan
     from sweepnet.data import Dataset
     from sweepnet.data.dataset import DatasetMeta
+    from sweepnet.driver import SweepDriver, SweepOutcome
+    from sweepnet.leaderboard import Entry
+    from sweepnet.progress import SweepProgress
 
 __all__ = ["TrialFn", "run_sweep"]
 
@@ -92,6 +92,11 @@ def run_sweep(
     SweepnetError
         for bad input (config, data, resources, an unreachable cluster) before any trial starts.
     """
+    # Imported here, not at the top: a worker process imports this module for _TrialWorker and
+    # boots faster without the driver's side (rich, the leaderboard).
+    from sweepnet.driver import SweepDriver
+    from sweepnet.progress import SweepProgress
+
     if trial_fn is None:
         from sweepnet.trial import run_trial as trial_fn
     hook = hook if hook is not None else get_plugin_manager().hook

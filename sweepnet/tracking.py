@@ -95,7 +95,9 @@ _SWEEP = ""  # queue key of the parent run; trial runs are keyed by trial id
 _TAG = "sweepnet."
 _MAX_TAG = 8000  # MLflow's limit on a tag value
 _MAX_PARAM = 6000  # ... on a param value
-_BATCH_INTERVAL = 0.25  # seconds the writer lets reports pile up between batches
+# Seconds the writer lets reports pile up between batches: each batch is a store transaction
+# (~30 ms on SQLite), so a short interval costs the driver's CPU a share of every epoch.
+_BATCH_INTERVAL = 2.0
 _BACKOFF = (0.2, 8.0)  # first and longest wait between retries of a failed write
 _READ_THREADS = 8  # concurrent metric-history reads when rebuilding a sweep
 _PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE"}  # retrying cannot help
@@ -227,7 +229,7 @@ class _Tracker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drained = threading.Condition(self._lock)
-        self._closing = False
+        self._closing = threading.Event()  # set by _close and abandon: no more waiting for reports
         self._pending: list[_Write] = []
         self._open: dict[str, _Write] = {}  # each running trial's record still taking metrics
         self._rejected: list[tuple[_Write, str]] = []
@@ -300,18 +302,27 @@ class _Tracker:
             end_tags[f"{_TAG}model"] = "model.npz"
         if result.error:
             artifacts["error.txt"] = result.error.encode()
-        self._push(
-            _Write(
-                trial.trial_id,
-                create=None if started else self._child_tags(spec),
-                params={} if started else _params(spec.params),
-                tags=end_tags,
-                metrics=unreported + _final_metrics(result.metrics),
-                artifacts=artifacts,
-                status=_RUN_STATUS[result.state],
-            )
+        end = _Write(
+            trial.trial_id,
+            create=None if started else self._child_tags(spec),
+            params={} if started else _params(spec.params),
+            tags=end_tags,
+            metrics=unreported + _final_metrics(result.metrics),
+            artifacts=artifacts,
+            status=_RUN_STATUS[result.state],
         )
-        self._open.pop(trial.trial_id, None)
+        with self._lock:
+            record = self._open.pop(trial.trial_id, None)
+            merged = record is not None and not record.taken and end.create is None
+            if merged:  # the writer has not picked up the trial's last record: one write for both
+                record.tags.update(end.tags)
+                record.metrics.extend(end.metrics)
+                record.artifacts.update(end.artifacts)
+                record.status = end.status
+        if merged:
+            self._wake.set()
+        else:
+            self._push(end)
         self._entries[trial.trial_id] = (spec, replace(result, weights=None))
         if result.weights and self._is_best(spec, result):
             self._best = ((spec, result), result.weights)  # the only weights kept in memory
@@ -324,6 +335,7 @@ class _Tracker:
     def abandon(self) -> None:
         """Stop writing without flushing (a newer invocation of the same sweep took over)."""
         self._stop.set()
+        self._closing.set()
         self._wake.set()
 
     def _push(self, record: _Write, *, taking: bool = False) -> None:
@@ -421,8 +433,7 @@ class _Tracker:
                 self._wake.set()
                 continue
             delay = _BACKOFF[0]
-            if not self._closing:
-                self._stop.wait(_BATCH_INTERVAL)
+            self._closing.wait(_BATCH_INTERVAL)
 
     def _flush(self) -> None:
         from mlflow.exceptions import MlflowException
@@ -508,7 +519,7 @@ class _Tracker:
         """Wait for every write; on timeout or rejection save the rest and raise TrackingError."""
         deadline = time.monotonic() + self.flush_timeout
         with self._lock:
-            self._closing = True
+            self._closing.set()
             self._wake.set()
             while self._pending and not self._stop.is_set() and time.monotonic() < deadline:
                 self._drained.wait(timeout=min(1.0, max(deadline - time.monotonic(), 0.0)))
@@ -880,8 +891,7 @@ def _npz(weights: dict[str, np.ndarray]) -> bytes:
 def _curves_png(history: list[dict[str, float]], title: str) -> bytes | None:
     from sweepnet import plots
 
-    figure = plots.trial_curves(history, title)
-    return None if figure is None else plots.to_png(figure)
+    return plots.trial_curves_png(history, title)
 
 
 def _plugin_versions() -> dict[str, str]:

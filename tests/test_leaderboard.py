@@ -35,6 +35,17 @@ def test_rank_orders_scored_trials_by_metric_then_the_rest_by_number():
     assert [spec.number for spec, _ in rank(ENTRIES, "val_acc", "min")] == [2, 0, 3, 1, 4]
 
 
+def test_ties_go_to_more_epochs_then_lower_training_loss_then_the_searchers_order():
+    def tied(number, epochs, loss=None):
+        spec = TrialSpec(f"{number:040x}", number, {"lr": 1.0}, {}, seed=number)
+        metrics = {"val_acc": 0.9} if loss is None else {"val_acc": 0.9, "loss": loss}
+        history = [{"epoch": float(epoch)} for epoch in range(1, epochs + 1)]
+        return spec, TrialResult(spec.trial_id, TrialState.COMPLETED, metrics=metrics, history=history)
+
+    entries = [tied(0, 12, 0.1), tied(1, 40, 0.3), tied(2, 40, 0.2), tied(3, 40), tied(4, 40, math.nan), tied(5, 40, 0.2)]
+    assert [spec.number for spec, _ in rank(entries, "val_acc", "max")] == [2, 5, 1, 3, 4, 0]
+
+
 def test_rows_have_test_metric_and_every_param_column():
     conditional = _entry(5, TrialState.COMPLETED, 0.1, params={"momentum": 0.9})
     header, table = rows([*ENTRIES, conditional], "val_acc", "max")

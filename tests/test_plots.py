@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import math
 
+import matplotlib.image
 import numpy as np
 import pytest
 
@@ -44,6 +46,23 @@ def test_trial_curves_of_a_regression_trial_and_of_no_epochs():
     figure = plots.trial_curves([{"epoch": 1, "loss": 2.0, "train_rmse": 1.5, "val_rmse": 1.7}])
     assert figure.axes[1].get_title() == "RMSE"
     assert plots.trial_curves([]) is None
+
+
+def test_trial_curves_png_redraws_its_figure_with_the_next_trials_data():
+    def history(scale: float, epochs: int) -> list[dict[str, float]]:
+        return [{"epoch": e, "loss": scale / e, "train_acc": 0.1 * e, "val_acc": 0.05 * e} for e in range(1, epochs + 1)]
+
+    def pixels(png: bytes) -> np.ndarray:
+        return matplotlib.image.imread(io.BytesIO(png), format="png")
+
+    first = plots.trial_curves_png(history(3.0, 8), "trial-001")
+    second = plots.trial_curves_png(history(1.0, 5), "trial-002")
+    fresh = io.BytesIO()
+    plots.trial_curves(history(1.0, 5), "trial-002").savefig(fresh, format="png", dpi=100)
+    assert second.startswith(PNG_SIGNATURE)
+    np.testing.assert_array_equal(pixels(second), pixels(fresh.getvalue()))  # nothing of trial-001 is left
+    assert not np.array_equal(pixels(first), pixels(second))
+    assert plots.trial_curves_png([]) is None
 
 
 def test_metric_vs_params_uses_a_log_axis_for_log_spaces_and_labels_for_choices():

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 __all__ = [
     "affine_backward",
@@ -118,6 +117,8 @@ def leaky_relu_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
 
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
     """Logistic sigmoid, overflow-free for large ``|x|``; ``x`` of any shape. Cache: ``out``."""
+    from scipy.special import expit  # here, not at the top: scipy.special takes ~0.4 s to import
+
     out = expit(x)
     return out, out
 

@@ -6,10 +6,8 @@ import json
 import logging
 import math
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from pydantic import BaseModel, ConfigDict, Field
 
 from sweepnet.records import TrialState
@@ -17,18 +15,32 @@ from sweepnet.search.distributions import Categorical, Distribution, Float, Int
 from sweepnet.search.searcher import Mode, Searcher
 from sweepnet.search.space import SearchSpace
 
+# Optuna is imported where it is used: importing it takes ~0.25 s, which every process that loads
+# the plugins (each Ray worker) would pay, though only the driver's searcher needs it.
+if TYPE_CHECKING:
+    import optuna
+    from optuna.distributions import BaseDistribution
+
 __all__ = ["TPESearcher"]
 
 _log = logging.getLogger(__name__)
 
-_OPTUNA_STATE = {
-    TrialState.COMPLETED: optuna.trial.TrialState.COMPLETE,
-    TrialState.PRUNED: optuna.trial.TrialState.PRUNED,
-    # Optuna's convention for a failed or NaN objective: the sampler ignores the trial.
-    TrialState.DIVERGED: optuna.trial.TrialState.FAIL,
-    TrialState.FAILED: optuna.trial.TrialState.FAIL,
-    TrialState.KILLED: optuna.trial.TrialState.FAIL,
-}
+
+def _optuna_state(state: TrialState) -> optuna.trial.TrialState:
+    """The Optuna state of a final sweepnet state."""
+    from optuna.trial import TrialState as OptunaState
+
+    states = {
+        TrialState.COMPLETED: OptunaState.COMPLETE,
+        TrialState.PRUNED: OptunaState.PRUNED,
+        # Optuna's convention for a failed or NaN objective: the sampler ignores the trial.
+        TrialState.DIVERGED: OptunaState.FAIL,
+        TrialState.FAILED: OptunaState.FAIL,
+        TrialState.KILLED: OptunaState.FAIL,
+    }
+    if state not in states:
+        raise ValueError(f"tell needs a final trial state, got {state.value}")
+    return states[state]
 
 
 class TPESearcher(Searcher):
@@ -51,6 +63,8 @@ class TPESearcher(Searcher):
         multivariate: bool = False
 
     def __init__(self, space: SearchSpace, *, seed: int | None = None, metric: str, mode: Mode, **options: Any) -> None:
+        import optuna
+
         super().__init__(space, seed=seed, metric=metric, mode=mode, **options)
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "Trial 3 finished ..." line per tell
         sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True, **self.options.model_dump())
@@ -70,9 +84,9 @@ class TPESearcher(Searcher):
         return params
 
     def tell(self, params: dict[str, Any], value: float | None, state: TrialState) -> None:
-        if state not in _OPTUNA_STATE:
-            raise ValueError(f"tell needs a final trial state, got {state.value}")
-        optuna_state = _OPTUNA_STATE[state]
+        import optuna
+
+        optuna_state = _optuna_state(state)
         if optuna_state is optuna.trial.TrialState.COMPLETE and (value is None or not math.isfinite(value)):
             optuna_state = optuna.trial.TrialState.FAIL
         objective = value if optuna_state is optuna.trial.TrialState.COMPLETE else None
@@ -134,6 +148,8 @@ def _to_optuna(distribution: Distribution) -> BaseDistribution:
     Optuna's ``step`` on the aligned range, which gives exactly the multiples of ``q``; Optuna has
     no log scale with a step, so ``qloguniform`` is searched as ``loguniform`` then rounded.
     """
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if isinstance(distribution, Categorical):
         return CategoricalDistribution(tuple(range(len(distribution.labels))))
     assert isinstance(distribution, Float | Int)
@@ -145,6 +161,8 @@ def _to_optuna(distribution: Distribution) -> BaseDistribution:
 
 
 def _suggest(trial: optuna.Trial, name: str, distribution: BaseDistribution) -> Any:
+    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
     if isinstance(distribution, CategoricalDistribution):
         return trial.suggest_categorical(name, distribution.choices)
     if isinstance(distribution, IntDistribution):

@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-from scipy.special import erf, expit
 
 from sweepnet.layer import Layer, Mode, Params
 
@@ -34,7 +33,7 @@ class Gelu(Layer):
         """``out = x * Phi(x)`` for ``x`` of any shape ``(N, ...)``; the cache is ``x``."""
         if self.options.approximate == "tanh":
             return 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + _TANH_CUBIC * x**3))), x
-        return 0.5 * x * (1 + erf(x * _INV_SQRT_2)), x
+        return 0.5 * x * (1 + _erf(x * _INV_SQRT_2)), x
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, Params]:
         """``dx = dout * d/dx [x * Phi(x)]``, the shape of ``x``."""
@@ -43,7 +42,7 @@ class Gelu(Layer):
             t = np.tanh(_SQRT_2_OVER_PI * (x + _TANH_CUBIC * x**3))
             slope = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
         else:
-            slope = 0.5 * (1 + erf(x * _INV_SQRT_2)) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
+            slope = 0.5 * (1 + _erf(x * _INV_SQRT_2)) + x * _INV_SQRT_2PI * np.exp(-0.5 * x * x)
         return dout * slope, {}
 
 
@@ -52,10 +51,23 @@ class Silu(Layer):
 
     def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:
         """``out = x * sigmoid(x)`` for ``x`` of any shape; the cache is ``(x, sigmoid(x))``."""
-        sigmoid = expit(x)
+        sigmoid = _expit(x)
         return x * sigmoid, (x, sigmoid)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, Params]:
         """``dx = dout * sigmoid(x) * (1 + x * (1 - sigmoid(x)))``."""
         x, sigmoid = cache
         return dout * sigmoid * (1 + x * (1 - sigmoid)), {}
+
+
+# scipy.special takes ~0.4 s to import: only on first use, not in every process that loads plugins.
+def _erf(x: np.ndarray) -> np.ndarray:
+    from scipy.special import erf
+
+    return erf(x)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(x)
