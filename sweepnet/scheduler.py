@@ -101,14 +101,15 @@ def run_sweep(
         from sweepnet.trial import run_trial as trial_fn
     hook = hook if hook is not None else get_plugin_manager().hook
     progress = progress if progress is not None else SweepProgress()
-    dataset = plan.load_dataset()
-    plan.check(dataset)
-    history = _history(plan, hook, dataset.meta) if resume else ()
-    driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
     _connect(address, dashboard)
-    pool = _Pool(plan, trial_fn, driver, progress)
-    try:  # the workers boot while sweep_start runs
-        pool.start(ray.put(dataset), _slot_count(plan, max_concurrent, driver))
+    pool = _Pool(plan, trial_fn, progress)
+    try:  # the workers boot while the data set loads, the history is read and sweep_start runs
+        pool.boot(_slot_count(plan, max_concurrent))
+        dataset = plan.load_dataset()
+        plan.check(dataset)
+        history = _history(plan, hook, dataset.meta) if resume else ()
+        driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
+        pool.start(ray.put(dataset), driver)
         with _sigint_flag() as interrupted:
             driver.begin()
             try:
@@ -136,8 +137,8 @@ class _TrialWorker:
     group, hands it the pruner's answers.
     """
 
-    def __init__(self, dataset: Dataset, trial_fn: TrialFn, threads: int) -> None:
-        self._dataset = dataset  # zero-copy, read-only views of the object store's copy
+    def __init__(self, trial_fn: TrialFn, threads: int) -> None:
+        self._dataset: Dataset | None = None
         self._trial_fn = trial_fn
         self._registries = get_registries()
         self._jobs: queue.SimpleQueue[tuple[TrialSpec, bool]] = queue.SimpleQueue()
@@ -145,8 +146,10 @@ class _TrialWorker:
         self._decisions: queue.SimpleQueue[bool] = queue.SimpleQueue()
         threading.Thread(target=self._serve, args=(threads,), name="sweepnet-trials", daemon=True).start()
 
-    def where(self) -> tuple[str, str]:
-        """``(node, worker)``: node IP and Ray node id prefix, and this process's pid."""
+    def attach(self, dataset: Dataset) -> tuple[str, str]:
+        """Take the sweep's data set; return ``(node, worker)``: node IP and Ray node id prefix, and
+        this process's pid. The driver sends no trial before this answered."""
+        self._dataset = dataset  # zero-copy, read-only views of the object store's copy
         node_id = ray.get_runtime_context().get_node_id()
         return f"{ray.util.get_node_ip_address()}/{node_id[:8]}", f"pid {os.getpid()}"
 
@@ -198,7 +201,7 @@ class _Slot:
     """One trial slot: its worker actor and what it is doing."""
 
     actor: Any
-    starting: Any  # ObjectRef of ``where()`` until the actor is up, then None
+    starting: Any  # ObjectRef of ``attach()`` until the actor is up, then None
     node: str | None = None
     worker: str | None = None
     trial: TrialSpec | None = None
@@ -209,27 +212,33 @@ class _Slot:
 class _Pool:
     """The driver loop over a pool of trial slots."""
 
-    def __init__(
-        self,
-        plan: SweepPlan,
-        trial_fn: TrialFn,
-        driver: SweepDriver,
-        progress: SweepProgress,
-    ) -> None:
+    def __init__(self, plan: SweepPlan, trial_fn: TrialFn, progress: SweepProgress) -> None:
         resources = plan.resources
         self._options = {"num_cpus": resources.cpus_per_trial, "num_gpus": resources.gpus_per_trial, "max_restarts": 0}
         self._trial_fn, self._threads = trial_fn, max(1, math.floor(resources.cpus_per_trial))
         self._dataset_ref: ray.ObjectRef | None = None
         self._max_start_failures = resources.max_retries + 1
-        self._driver = driver
+        self._driver: SweepDriver | None = None
         self._progress = progress
+        self._booting: list[Any] = []  # actors started before the data set was ready
         self._slots: list[_Slot] = []
         self._queued: TrialSpec | None = None  # asked from the driver, waiting for a free slot
 
-    def start(self, dataset_ref: ray.ObjectRef, size: int) -> None:
-        """Start ``size`` workers sharing the data set at ``dataset_ref``; they come up while the driver goes on."""
-        self._dataset_ref = dataset_ref
-        self._slots = [self._start_slot() for _ in range(size)]
+    def boot(self, size: int) -> None:
+        """Start ``size`` worker actors; they import sweepnet and build the registries meanwhile."""
+        self._booting = [self._new_actor() for _ in range(size)]
+
+    def start(self, dataset_ref: ray.ObjectRef, driver: SweepDriver) -> None:
+        """Hand the booting workers the data set at ``dataset_ref`` (no more of them than trials
+        are left) and take trials from ``driver``."""
+        self._dataset_ref, self._driver = dataset_ref, driver
+        status = driver.status()
+        left = status.total - status.finished if status.total is not None else len(self._booting)
+        keep = max(1, min(len(self._booting), left))
+        for actor in self._booting[keep:]:
+            ray.kill(actor)
+        self._slots = [_Slot(actor, actor.attach.remote(dataset_ref)) for actor in self._booting[:keep]]
+        self._booting = []
 
     def run(self, interrupted: threading.Event) -> bool:
         """Dispatch and collect trials until the sweep is done.
@@ -259,8 +268,8 @@ class _Pool:
 
     def shutdown(self) -> None:
         """Stop every worker (the sweep is over)."""
-        for slot in self._slots:
-            ray.kill(slot.actor)
+        for actor in [*self._booting, *(slot.actor for slot in self._slots)]:
+            ray.kill(actor)
 
     def _dispatch(self) -> None:
         """Hand the next trials to idle, started slots."""
@@ -282,12 +291,15 @@ class _Pool:
     def _waiting(self) -> Iterator[_Slot]:
         return (slot for slot in self._slots if slot.starting is not None or slot.trial is not None)
 
+    def _new_actor(self) -> Any:
+        return _TrialWorker.options(**self._options).remote(self._trial_fn, self._threads)
+
     def _start_slot(self, failures: int = 0) -> _Slot:
-        actor = _TrialWorker.options(**self._options).remote(self._dataset_ref, self._trial_fn, self._threads)
-        return _Slot(actor, actor.where.remote(), failures=failures)
+        actor = self._new_actor()
+        return _Slot(actor, actor.attach.remote(self._dataset_ref), failures=failures)
 
     def _started(self, slot: _Slot) -> None:
-        """A slot's actor answered ``where()``, or died trying to start."""
+        """A slot's actor answered ``attach()``, or died trying to start."""
         try:
             slot.node, slot.worker = ray.get(slot.starting)
         except RayError as err:
@@ -364,8 +376,8 @@ def _connect(address: str | None, dashboard: bool) -> None:
         raise SweepnetError(f"cannot connect to the Ray cluster at {address!r}: {_one_line(err)}") from err
 
 
-def _slot_count(plan: SweepPlan, max_concurrent: int | None, driver: SweepDriver) -> int:
-    """Trial slots: as many as the cluster fits, at most ``max_concurrent`` and the trials left."""
+def _slot_count(plan: SweepPlan, max_concurrent: int | None) -> int:
+    """Trial slots: as many as the cluster fits, at most ``max_concurrent``."""
     resources = plan.resources
     fits = 0
     for node in ray.nodes():
@@ -381,10 +393,7 @@ def _slot_count(plan: SweepPlan, max_concurrent: int | None, driver: SweepDriver
             f"no node of the Ray cluster has {resources.cpus_per_trial} CPUs and {resources.gpus_per_trial} GPUs "
             "free for one trial",
         )
-    wanted = max_concurrent or resources.max_concurrent or fits
-    status = driver.status()
-    left = status.total - status.finished if status.total is not None else wanted
-    return max(1, min(wanted, fits, left))
+    return max(1, min(max_concurrent or resources.max_concurrent or fits, fits))
 
 
 @contextmanager
