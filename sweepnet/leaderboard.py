@@ -44,7 +44,7 @@ def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
         loss = result.metrics.get("loss", math.inf)
         return (
             -value if mode == "max" else value,
-            -(len(result.history) or result.metrics.get("epochs", 0)),
+            -(_epochs(result) or 0),
             loss if math.isfinite(loss) else math.inf,
             spec.number,
         )
@@ -74,7 +74,7 @@ def rows(entries: Iterable[Entry], metric: str, mode: str) -> tuple[list[str], l
         row: list[Any] = [position, spec.number, spec.trial_id[:8], result.state.value, result.metrics.get(metric)]
         if test_metric:
             row.append(result.metrics.get(test_metric))
-        row += [len(result.history) or result.metrics.get("epochs"), round(result.duration_s, 2)]
+        row += [_epochs(result), round(result.duration_s, 2)]
         row += [spec.params.get(path) for path in params]
         table.append(row)
     return header + params, table
@@ -119,3 +119,8 @@ def _format(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _epochs(result: TrialResult) -> float | None:
+    """Epochs a trial trained: its history's length, or the count recorded with a read-back result."""
+    return len(result.history) or result.metrics.get("epochs")

@@ -70,24 +70,8 @@ def trial_curves(history: Sequence[Mapping[str, float]], title: str = "") -> Fig
     """
     if not history:
         return None
-    epochs = [row.get("epoch", index) for index, row in enumerate(history, start=1)]
-    figure = Figure(figsize=(10, 4))
-    # A fixed layout (room for the titles and labels) rather than a tight bounding box, which
-    # costs a second drawing of the figure for every PNG.
-    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.84, wspace=0.22)
-    loss_axes, metric_axes = figure.subplots(1, 2)
-    loss_axes.plot(epochs, [row.get("loss", math.nan) for row in history], "o-")
-    loss_axes.set(title="Training loss", xlabel="Epoch", ylabel="Loss")
-    split_keys = [key for key in history[0] if key.startswith(("train_", "val_"))]
-    for key in split_keys:
-        metric_axes.plot(epochs, [row.get(key, math.nan) for row in history], "o-", label=key.replace("_", " "))
-    kinds = sorted({key.split("_", 1)[1] for key in split_keys})  # "acc", "rmse" ...
-    names = " / ".join(_METRIC_TITLES.get(kind, kind) for kind in kinds)
-    metric_axes.set(title=names or "Metrics", xlabel="Epoch", ylabel=names)
-    if split_keys:
-        metric_axes.legend()
-    if title:
-        figure.suptitle(title)
+    figure = _curves_figure(_split_keys(history))
+    _draw_curves(figure, history, title)
     return figure
 
 
@@ -99,24 +83,51 @@ def trial_curves_png(history: Sequence[Mapping[str, float]], title: str = "") ->
     """
     if not history:
         return None
-    keys = tuple(key for key in history[0] if key.startswith(("train_", "val_")))
-    figure = getattr(_curve_figures, "by_keys", {}).get(keys)
-    if figure is None:
-        figure = trial_curves(history, title)
-        _curve_figures.__dict__.setdefault("by_keys", {})[keys] = figure
-    else:
-        epochs = [row.get("epoch", index) for index, row in enumerate(history, start=1)]
-        loss_axes, metric_axes = figure.axes
-        loss_axes.lines[0].set_data(epochs, [row.get("loss", math.nan) for row in history])
-        for line, key in zip(metric_axes.lines, keys):
-            line.set_data(epochs, [row.get(key, math.nan) for row in history])
-        for axes in figure.axes:
-            axes.relim()
-            axes.autoscale_view()
-        figure.suptitle(title)
+    keys = _split_keys(history)
+    figures = _curve_figures.__dict__.setdefault("by_keys", {})
+    if keys not in figures:
+        figures[keys] = _curves_figure(keys)
+    _draw_curves(figures[keys], history, title)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figures[keys].savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def _split_keys(history: Sequence[Mapping[str, float]]) -> tuple[str, ...]:
+    """The ``train_*`` / ``val_*`` metrics of a trial's history, in its order."""
+    return tuple(key for key in history[0] if key.startswith(("train_", "val_")))
+
+
+def _curves_figure(split_keys: tuple[str, ...]) -> Figure:
+    """The two panels of :func:`trial_curves`, titled and labelled, with empty lines."""
+    figure = Figure(figsize=(10, 4))
+    # A fixed layout (room for the titles and labels) rather than a tight bounding box, which
+    # costs a second drawing of the figure for every PNG.
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.84, wspace=0.22)
+    loss_axes, metric_axes = figure.subplots(1, 2)
+    loss_axes.plot([], [], "o-")
+    loss_axes.set(title="Training loss", xlabel="Epoch", ylabel="Loss")
+    for key in split_keys:
+        metric_axes.plot([], [], "o-", label=key.replace("_", " "))
+    kinds = sorted({key.split("_", 1)[1] for key in split_keys})  # "acc", "rmse" ...
+    names = " / ".join(_METRIC_TITLES.get(kind, kind) for kind in kinds)
+    metric_axes.set(title=names or "Metrics", xlabel="Epoch", ylabel=names)
+    if split_keys:
+        metric_axes.legend()
+    return figure
+
+
+def _draw_curves(figure: Figure, history: Sequence[Mapping[str, float]], title: str) -> None:
+    """Put ``history`` on the lines of a :func:`_curves_figure` and rescale its axes."""
+    epochs = [row.get("epoch", index) for index, row in enumerate(history, start=1)]
+    loss_axes, metric_axes = figure.axes
+    loss_axes.lines[0].set_data(epochs, [row.get("loss", math.nan) for row in history])
+    for line, key in zip(metric_axes.lines, _split_keys(history)):
+        line.set_data(epochs, [row.get(key, math.nan) for row in history])
+    for axes in figure.axes:
+        axes.relim()
+        axes.autoscale_view()
+    figure.suptitle(title)
 
 
 def metric_vs_params(entries: Iterable[Entry], metric: str, log_params: set[str]) -> Figure | None:

@@ -175,21 +175,20 @@ class Solver:
                 if self.verbose:
                     print(f"(Iteration {t + 1} / {num_iterations}) diverged: {self.diverged}")
                 break
-            epoch_end = (t + 1) % per_epoch == 0
+            if (t + 1) % per_epoch:  # within an epoch
+                if t == 0:
+                    self._evaluate()  # the classic "epoch 0", after the first iteration
+                continue
             learning_rate = self._learning_rate()  # the rate this epoch ran with, before it decays
-            if epoch_end:
-                self.epoch += 1
-                for config in self.optim_configs.values():
-                    if "learning_rate" in config:
-                        config["learning_rate"] *= self.lr_decay
-            if t == 0 or epoch_end:
-                metrics = self._evaluate()
-            if epoch_end:
-                metrics = {"loss": float(np.mean(epoch_losses)), **metrics, **learning_rate}
-                epoch_losses = []
-                if self.epoch_callback is not None and self.epoch_callback(self.epoch, metrics):
-                    self.stopped_early = True
-                    break
+            self.epoch += 1
+            for config in self.optim_configs.values():
+                if "learning_rate" in config:
+                    config["learning_rate"] *= self.lr_decay
+            metrics = {"loss": float(np.mean(epoch_losses)), **self._evaluate(), **learning_rate}
+            epoch_losses = []
+            if self.epoch_callback is not None and self.epoch_callback(self.epoch, metrics):
+                self.stopped_early = True
+                break
         self.model.params.update(_copy_params(self.best_params))
 
     def _learning_rate(self) -> dict[str, float]:
