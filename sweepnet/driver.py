@@ -9,7 +9,7 @@ resumed sweep to the searcher and pruner, and calls the lifecycle hooks on the d
     driver = SweepDriver(plan, sweep, hook=hook, history=history)
     driver.begin()                                   # sweepnet_sweep_start
     spec = driver.next_trial()                       # None: nothing to start now
-    driver.start(spec, node="10.0.0.2/1a2b3c4d", worker="pid 4242")
+    driver.start(spec, node="10.0.0.2/1a2b3c4d", worker="pid 4242")  # when it begins on a worker
     stop = driver.report(spec.trial_id, 1, {"loss": 2.1, "val_acc": 0.4})
     driver.finish(spec.trial_id, result)             # or driver.lost(...) when the worker died
     outcome = driver.close()                         # sweepnet_sweep_end
@@ -139,6 +139,8 @@ class SweepDriver:
         self._finished: dict[str, Entry] = {}
         self._states: Counter[TrialState] = Counter()
         self._attempts: dict[str, _Attempt] = {}
+        self._handed: dict[str, TrialSpec] = {}  # handed out by next_trial, not started yet
+        self._given_back: deque[TrialSpec] = deque()
         self._retry: deque[str] = deque()
         self._extra_tells: Counter[str] = Counter()  # duplicate asks of a running trial, told when it ends
         self._numbers: set[int] = set()
@@ -170,17 +172,32 @@ class SweepDriver:
         """Trials started and not finished (running or waiting for a retry)."""
         return len(self._attempts)
 
+    @property
+    def waiting(self) -> int | None:
+        """Trials that still need a worker: not handed out yet, or waiting for a retry; None when
+        the sweep is unbounded."""
+        total = self._total()
+        if total is None:
+            return None
+        handed = len(self._finished) + len(self._attempts) + len(self._handed)
+        return max(0, total - handed) + len(self._retry)
+
     # ----------------------------------------------------------------------------- trials
 
     def next_trial(self) -> TrialSpec | None:
         """The next trial to run, or None when nothing should start now.
 
-        Trials whose worker died come first. New trials come from the searcher, unless the
-        stop criteria say stop or it is exhausted; points already finished or running are
-        skipped (the searcher is told their known result), so nothing runs twice.
+        Trials whose worker died come first, then the ones given back. New trials come from the
+        searcher, unless the stop criteria say stop or it is exhausted; points already finished,
+        running or handed out are skipped (the searcher is told their known result), so nothing
+        runs twice. A trial handed out counts towards ``num_samples`` from now on.
         """
         if self._retry:
             return self._attempts[self._retry.popleft()].spec
+        if self._given_back:
+            spec = self._given_back.popleft()
+            self._handed[spec.trial_id] = spec
+            return spec
         duplicates = 0
         while not self._exhausted and not self._should_stop():
             params = self.searcher.ask()
@@ -192,17 +209,20 @@ class SweepDriver:
             if spec.trial_id in self._finished:
                 known = self._finished[spec.trial_id][1]
                 self.searcher.tell(spec.params, known.metrics.get(self.plan.metric), known.state)
-            elif spec.trial_id in self._attempts:
+            elif spec.trial_id in self._attempts or spec.trial_id in self._handed:
                 self._extra_tells[spec.trial_id] += 1
             else:
-                return self._numbered(spec)
+                spec = self._numbered(spec)
+                self._handed[spec.trial_id] = spec
+                return spec
             duplicates += 1
             if self.searcher.total is None and duplicates > len(self._finished) + _DUPLICATE_MARGIN:
                 self._exhausted = True
         return None
 
     def start(self, spec: TrialSpec, *, node: str | None = None, worker: str | None = None) -> None:
-        """``spec`` was handed to a worker on ``node``; the first attempt calls ``sweepnet_trial_start``."""
+        """``spec`` began on a worker on ``node``; the first attempt calls ``sweepnet_trial_start``."""
+        self._handed.pop(spec.trial_id, None)
         attempt = self._attempts.get(spec.trial_id)
         if attempt is None:
             attempt = self._attempts[spec.trial_id] = _Attempt(spec, time.monotonic())
@@ -250,6 +270,12 @@ class SweepDriver:
         failed = self._unfinished(attempt, TrialState.FAILED, f"worker lost {attempt.retries + 1} times: {reason}")
         self._conclude(attempt, failed)
         return False
+
+    def give_back(self, spec: TrialSpec) -> None:
+        """``spec`` was handed out but never started (the worker it waited for died): hand it out
+        again before anything new."""
+        del self._handed[spec.trial_id]
+        self._given_back.append(spec)
 
     def kill_all(self, reason: str) -> list[str]:
         """Mark every started, unfinished trial KILLED (Ctrl-C); returns their trial ids."""
@@ -332,7 +358,7 @@ class SweepDriver:
 
     def _should_stop(self) -> bool:
         best = self._best[1].metrics[self.plan.metric] if self._best else None
-        started = len(self._finished) + len(self._attempts)
+        started = len(self._finished) + len(self._attempts) + len(self._handed)
         return self.stop_criteria.should_stop(started, time.monotonic() - self._started_at, best)
 
     def _total(self) -> int | None:

@@ -10,11 +10,12 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from sweepnet.records import TrialResult, TrialSpec, TrialState
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 __all__ = ["Entry", "rank", "rows", "to_csv", "to_markdown", "to_table"]
 
@@ -83,6 +84,8 @@ def rows(entries: Iterable[Entry], metric: str, mode: str) -> tuple[list[str], l
 def to_table(entries: Iterable[Entry], metric: str, mode: str, *, limit: int | None = 10, title: str = "") -> Table:
     """A rich table of the best ``limit`` trials (all when None)."""
     header, table = rows(entries, metric, mode)
+    from rich.table import Table  # rich only where a table is drawn: trial workers import this module
+
     rendered = Table(title=title or None)
     for name in header:
         rendered.add_column(name, justify="right" if name in ("rank", "trial", "epochs", "seconds") else "left")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # a trial worker imports this module before anything heavy (see scheduler.py)
+    import numpy as np
 
-from sweepnet.data.dataset import DatasetMeta
+    from sweepnet.data.dataset import DatasetMeta
 
 __all__ = ["SweepInfo", "TrialResult", "TrialSpec", "TrialState"]
 

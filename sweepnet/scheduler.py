@@ -20,13 +20,15 @@ import logging
 import math
 import os
 import queue
+import re
 import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -58,6 +60,7 @@ of one) that the workers can import, or one defined in the ``__main__`` script."
 _POLL_S = 0.1  # how long the loop waits for an event before checking for Ctrl-C
 _BATCH_S = 0.1  # how long a worker gathers the reports of a trial no pruner judges
 _INTERRUPTED = "interrupted (Ctrl-C) before it finished"
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run_sweep(
@@ -135,33 +138,54 @@ class _TrialWorker:
     Trials run on a dedicated thread (with the BLAS thread limit set once), so :meth:`run` can
     stream that thread's reports as a generator while :meth:`decide`, in its own concurrency
     group, hands it the pruner's answers.
+
+    ``trial_fn`` comes pickled (``ray.cloudpickle``) and is unpickled here, so that a worker that
+    cannot import it (or a plugin) answers :meth:`attach` with that one error instead of dying
+    with Ray's traceback of its creation task.
     """
 
-    def __init__(self, trial_fn: TrialFn, threads: int) -> None:
+    def __init__(self, pickled_trial_fn: bytes, threads: int) -> None:
         self._dataset: Dataset | None = None
-        self._trial_fn = trial_fn
-        self._registries = get_registries()
-        self._jobs: queue.SimpleQueue[tuple[TrialSpec, bool]] = queue.SimpleQueue()
+        self._setup_error: str | None = None
+        try:
+            self._registries = get_registries()
+            self._trial_fn: TrialFn = ray.cloudpickle.loads(pickled_trial_fn)
+        except Exception as err:
+            self._setup_error = _one_line(err)
+            return
+        self._jobs = _InOrder()
+        self._handed_over = threading.Semaphore(0)  # released once a trial's result is on its way
         self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._decisions: queue.SimpleQueue[bool] = queue.SimpleQueue()
         threading.Thread(target=self._serve, args=(threads,), name="sweepnet-trials", daemon=True).start()
 
     def attach(self, dataset: Dataset) -> tuple[str, str]:
         """Take the sweep's data set; return ``(node, worker)``: node IP and Ray node id prefix, and
-        this process's pid. The driver sends no trial before this answered."""
+        this process's pid. The driver sends no trial before this answered.
+
+        Raises
+        ------
+        SweepnetError
+            when a plugin or the trial function cannot be loaded here.
+        """
         self._dataset = dataset  # zero-copy, read-only views of the object store's copy
+        if self._setup_error is not None:
+            raise SweepnetError(f"the trial worker cannot load the plugins or the trial function: {self._setup_error}")
         node_id = ray.get_runtime_context().get_node_id()
         return f"{ray.util.get_node_ip_address()}/{node_id[:8]}", f"pid {os.getpid()}"
 
-    def run(self, spec: TrialSpec, wait_for_decisions: bool) -> Iterator[list[tuple[Any, ...]]]:
-        """Run one trial; yields batches of ``("report", epoch, metrics)`` events, the last one
-        ending with ``("result", result)``.
+    def run(
+        self, spec: TrialSpec, wait_for_decisions: bool, number: int, queued: bool = False
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Run this worker's ``number``-th trial (``queued``: the one :meth:`queue` took); yields
+        batches of ``("report", epoch, metrics)`` events, the last one ending with ``("result", result)``.
 
         With ``wait_for_decisions`` each epoch waits for :meth:`decide` before the next one, so
         every report goes out alone. Otherwise the reports of up to ``_BATCH_S`` seconds go out
         together: a streamed object costs about a millisecond, more than a small net's epoch.
         """
-        self._jobs.put((spec, wait_for_decisions))
+        if not queued:
+            self._jobs.put(number, (spec, wait_for_decisions))
         while True:
             batch = [self._events.get()]
             deadline = time.monotonic() + _BATCH_S
@@ -172,7 +196,17 @@ class _TrialWorker:
                     break
             yield batch
             if batch[-1][0] == "result":
+                self._handed_over.release()  # Ray resumes a generator once it sent what it yielded
                 return
+
+    @ray.method(concurrency_group="control")
+    def queue(self, spec: TrialSpec, wait_for_decisions: bool, number: int) -> None:
+        """Start ``spec``, this worker's ``number``-th trial, as soon as the one before ends; its
+        events wait for the :meth:`run` call that the driver sends along. Ray runs a caller's
+        ``run`` calls in order, one at a time, and the trials run in the order of their numbers
+        (this call may overtake the ``run`` of the trial before), so each ``run`` streams the
+        events of its own trial."""
+        self._jobs.put(number, (spec, wait_for_decisions))
 
     @ray.method(concurrency_group="control")
     def decide(self, stop: bool) -> None:
@@ -182,8 +216,10 @@ class _TrialWorker:
     def _serve(self, threads: int) -> None:
         with threadpool_limits(limits=threads):
             while True:
-                spec, wait = self._jobs.get()
+                spec, wait = self._jobs.take()
                 self._events.put(("result", self._run_one(spec, wait)))
+                # A queued trial that crashes the process must not take this result with it.
+                self._handed_over.acquire()
 
     def _run_one(self, spec: TrialSpec, wait: bool) -> TrialResult:
         def report(epoch: int, metrics: dict[str, float]) -> bool:
@@ -196,6 +232,27 @@ class _TrialWorker:
             return TrialResult(spec.trial_id, TrialState.FAILED, error=traceback.format_exc())
 
 
+class _InOrder:
+    """Jobs numbered 0, 1, 2 ... handed out in that order, whatever the order they arrive in."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[int, Any] = {}
+        self._next = 0
+        self._arrived = threading.Condition()
+
+    def put(self, number: int, job: Any) -> None:
+        with self._arrived:
+            self._jobs[number] = job
+            self._arrived.notify()
+
+    def take(self) -> Any:
+        """The next job, once it has arrived."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: self._next in self._jobs)
+            self._next += 1
+            return self._jobs.pop(self._next - 1)
+
+
 @dataclass
 class _Slot:
     """One trial slot: its worker actor and what it is doing."""
@@ -204,8 +261,9 @@ class _Slot:
     starting: Any  # ObjectRef of ``attach()`` until the actor is up, then None
     node: str | None = None
     worker: str | None = None
-    trial: TrialSpec | None = None
-    stream: Any = None  # ObjectRefGenerator of the running trial
+    # (spec, ObjectRefGenerator) of the running trial, then of the one queued behind it
+    trials: deque[tuple[TrialSpec, Any]] = field(default_factory=deque)
+    sent: int = 0  # trials sent to this worker
     failures: int = 0  # consecutive failed starts
 
 
@@ -215,14 +273,15 @@ class _Pool:
     def __init__(self, plan: SweepPlan, trial_fn: TrialFn, progress: SweepProgress) -> None:
         resources = plan.resources
         self._options = {"num_cpus": resources.cpus_per_trial, "num_gpus": resources.gpus_per_trial, "max_restarts": 0}
-        self._trial_fn, self._threads = trial_fn, max(1, math.floor(resources.cpus_per_trial))
+        self._pickled_trial_fn = ray.cloudpickle.dumps(trial_fn)
+        self._threads = max(1, math.floor(resources.cpus_per_trial))
         self._dataset_ref: ray.ObjectRef | None = None
         self._max_start_failures = resources.max_retries + 1
         self._driver: SweepDriver | None = None
         self._progress = progress
         self._booting: list[Any] = []  # actors started before the data set was ready
         self._slots: list[_Slot] = []
-        self._queued: TrialSpec | None = None  # asked from the driver, waiting for a free slot
+        self._next: TrialSpec | None = None  # asked from the driver, waiting for a slot
 
     def boot(self, size: int) -> None:
         """Start ``size`` worker actors; they import sweepnet and build the registries meanwhile."""
@@ -252,7 +311,7 @@ class _Pool:
             if self._driver.active == 0 and self._peek() is None:
                 return False
             self._progress.update(self._driver.status())
-            waiting = {slot.starting if slot.starting is not None else slot.stream: slot for slot in self._waiting()}
+            waiting = {self._awaited(slot): slot for slot in self._slots if slot.starting is not None or slot.trials}
             ready, _ = ray.wait(list(waiting), num_returns=1, timeout=_POLL_S)
             for waitable in ready:
                 slot = waiting[waitable]
@@ -261,7 +320,7 @@ class _Pool:
                 else:
                     self._next_events(slot)
         for slot in self._slots:
-            if slot.trial is not None:
+            if slot.trials:
                 ray.kill(slot.actor)
         self._driver.kill_all(_INTERRUPTED)
         return True
@@ -272,27 +331,51 @@ class _Pool:
             ray.kill(actor)
 
     def _dispatch(self) -> None:
-        """Hand the next trials to idle, started slots."""
-        for slot in self._slots:
-            if slot.starting is None and slot.trial is None:
-                spec = self._peek()
-                if spec is None:
-                    return
-                self._queued = None
-                slot.trial = spec
-                slot.stream = slot.actor.run.options(num_returns="streaming").remote(spec, self._driver.prunes)
-                self._driver.start(spec, node=slot.node, worker=slot.worker)
+        """Hand the next trials to idle slots, then queue one behind the running trial of each
+        busy slot while enough trials are left for every slot to get another.
+
+        A queued trial starts the moment its worker's running trial ends, without a round trip
+        through this loop and Ray (about 3 ms here); near the end nothing is queued, so no trial
+        waits behind another while a slot is free.
+        """
+        up = [slot for slot in self._slots if slot.starting is None]
+        for slot in up:
+            if not slot.trials and not self._send(slot):
+                return
+        for slot in up:
+            waiting = self._driver.waiting
+            enough = waiting is None or waiting + (self._next is not None) >= len(self._slots)
+            if len(slot.trials) == 1 and enough and not self._send(slot):
+                return
+
+    def _send(self, slot: _Slot) -> bool:
+        """Give ``slot`` the next trial; False when there is none to start now."""
+        spec = self._peek()
+        if spec is None:
+            return False
+        self._next = None
+        queued, number = bool(slot.trials), slot.sent
+        if queued:
+            slot.actor.queue.remote(spec, self._driver.prunes, number)
+        stream = slot.actor.run.options(num_returns="streaming").remote(spec, self._driver.prunes, number, queued)
+        slot.trials.append((spec, stream))
+        slot.sent += 1
+        if not queued:
+            self._driver.start(spec, node=slot.node, worker=slot.worker)
+        return True
 
     def _peek(self) -> TrialSpec | None:
-        if self._queued is None:
-            self._queued = self._driver.next_trial()
-        return self._queued
+        if self._next is None:
+            self._next = self._driver.next_trial()
+        return self._next
 
-    def _waiting(self) -> Iterator[_Slot]:
-        return (slot for slot in self._slots if slot.starting is not None or slot.trial is not None)
+    @staticmethod
+    def _awaited(slot: _Slot) -> Any:
+        """What the loop waits for from ``slot``: its ``attach()`` answer, else its running trial's stream."""
+        return slot.starting if slot.starting is not None else slot.trials[0][1]
 
     def _new_actor(self) -> Any:
-        return _TrialWorker.options(**self._options).remote(self._trial_fn, self._threads)
+        return _TrialWorker.options(**self._options).remote(self._pickled_trial_fn, self._threads)
 
     def _start_slot(self, failures: int = 0) -> _Slot:
         actor = self._new_actor()
@@ -302,6 +385,9 @@ class _Pool:
         """A slot's actor answered ``attach()``, or died trying to start."""
         try:
             slot.node, slot.worker = ray.get(slot.starting)
+        except RayTaskError as err:  # attach() raised: the set-up failed
+            self._replace(slot, failed_start=err.cause)
+            return
         except RayError as err:
             self._replace(slot, failed_start=err)
             return
@@ -309,10 +395,10 @@ class _Pool:
 
     def _next_events(self, slot: _Slot) -> None:
         """Handle the next batch a running trial streamed: reports, its result, or its worker's death."""
-        assert slot.trial is not None
-        trial_id = slot.trial.trial_id
+        spec, stream = slot.trials[0]
+        trial_id = spec.trial_id
         try:
-            batch = ray.get(next(slot.stream))
+            batch = ray.get(next(stream))
         except StopIteration:
             batch = [("lost", "the worker ended the trial without a result")]
         except RayTaskError as err:  # run() itself failed, e.g. a result that cannot be pickled
@@ -325,13 +411,17 @@ class _Pool:
                 if self._driver.prunes:
                     slot.actor.decide.remote(stop)
             elif event[0] == "result":
-                slot.trial = slot.stream = None
+                slot.trials.popleft()
                 self._driver.finish(trial_id, event[1])
+                if slot.trials:  # the queued trial has begun
+                    self._driver.start(slot.trials[0][0], node=slot.node, worker=slot.worker)
             else:
                 self._driver.lost(trial_id, event[1])
+                for queued, _ in list(slot.trials)[1:]:
+                    self._driver.give_back(queued)
                 self._replace(slot)
 
-    def _replace(self, slot: _Slot, *, failed_start: RayError | None = None) -> None:
+    def _replace(self, slot: _Slot, *, failed_start: BaseException | None = None) -> None:
         """Put a fresh actor in the slot of a dead one; drop a slot that keeps failing to start."""
         ray.kill(slot.actor)
         failures = slot.failures + 1 if failed_start is not None else 0
@@ -417,4 +507,7 @@ def _sigint_flag() -> Iterator[threading.Event]:
 
 
 def _one_line(err: BaseException | None) -> str:
-    return " ".join(f"{type(err).__name__}: {err}".split()) if err is not None else "unknown"
+    """``err`` on one line, without the terminal colours Ray puts in its messages."""
+    if err is None:
+        return "unknown"
+    return " ".join(_COLOUR.sub("", f"{type(err).__name__}: {err}").split())

@@ -27,7 +27,9 @@ directory, ``sqlite:///sweepnet-results/mlflow.db``, with artifacts in
 keeps them itself. ``tracking: {enabled: false}`` turns the tracker off.
 
 Writes never block the driver: the hooks append to a queue that a writer thread flushes with
-``MlflowClient.log_batch`` (every epoch reported since its last pass goes in one batch). Failed
+``MlflowClient.log_batch`` (every epoch reported since its last pass goes in one batch). It
+writes a trial's end within 0.25 s and running trials' reports every 2 s, so no backlog is left
+for the end of the sweep and a short trial's start, reports and end make one write. Failed
 writes stay queued and are retried with backoff; ``sweepnet_sweep_end`` waits for the queue to
 drain (``tracking.flush_timeout`` seconds, default 60) and otherwise saves what is unwritten to
 a JSON file and raises :class:`TrackingError` naming the store and the file.
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -51,7 +54,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -95,9 +97,11 @@ _SWEEP = ""  # queue key of the parent run; trial runs are keyed by trial id
 _TAG = "sweepnet."
 _MAX_TAG = 8000  # MLflow's limit on a tag value
 _MAX_PARAM = 6000  # ... on a param value
-# Seconds the writer lets reports pile up between batches: each batch is a store transaction
-# (~30 ms on SQLite), so a short interval costs the driver's CPU a share of every epoch.
+# Seconds the writer lets running trials' reports pile up between batches: each batch is a store
+# transaction (~20 ms on SQLite), so a short interval costs the driver's CPU a share of every epoch.
+# A trial's end is written within _GATHER_S.
 _BATCH_INTERVAL = 2.0
+_GATHER_S = 0.25  # after a trial's end, how long the writer gathers more before a pass
 _BACKOFF = (0.2, 8.0)  # first and longest wait between retries of a failed write
 _READ_THREADS = 8  # concurrent metric-history reads when rebuilding a sweep
 _PERMANENT = {"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "INVALID_STATE"}  # retrying cannot help
@@ -229,7 +233,7 @@ class _Tracker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drained = threading.Condition(self._lock)
-        self._closing = threading.Event()  # set by _close and abandon: no more waiting for reports
+        self._closing = threading.Event()  # set by _close: write everything without waiting
         self._pending: list[_Write] = []
         self._open: dict[str, _Write] = {}  # each running trial's record still taking metrics
         self._rejected: list[tuple[_Write, str]] = []
@@ -266,7 +270,9 @@ class _Tracker:
     def trial_start(self, trial: TrialSpec) -> None:
         self._specs[trial.trial_id] = trial
         self._reported[trial.trial_id] = set()
-        self._push(_Write(trial.trial_id, create=self._child_tags(trial), params=_params(trial.params)), taking=True)
+        self._push(
+            _Write(trial.trial_id, create=self._child_tags(trial), params=_params(trial.params)), taking=True, now=False
+        )
 
     def trial_report(self, trial: TrialSpec, epoch: int, metrics: dict[str, float]) -> None:
         stamp = _now_ms()
@@ -278,8 +284,7 @@ class _Tracker:
                 record = _Write(trial.trial_id)
                 self._pending.append(record)
                 self._open[trial.trial_id] = record
-            record.metrics.extend(points)
-        self._wake.set()
+            record.metrics.extend(points)  # written at the writer's next pass: within _BATCH_INTERVAL
 
     def trial_end(self, trial: TrialSpec, result: TrialResult) -> None:
         started = trial.trial_id in self._specs
@@ -294,11 +299,11 @@ class _Tracker:
             if key != "epoch"
         ]
         artifacts: dict[str, bytes | Callable[[], bytes | None]] = {
-            "curves.png": partial(_curves_png, result.history, _run_name(spec))
+            "curves.png": functools.partial(_curves_png, result.history, _run_name(spec))
         }
         end_tags = _end_tags(result)
         if result.weights:
-            artifacts["model.npz"] = partial(_npz, result.weights)
+            artifacts["model.npz"] = functools.partial(_npz, result.weights)
             end_tags[f"{_TAG}model"] = "model.npz"
         if result.error:
             artifacts["error.txt"] = result.error.encode()
@@ -335,16 +340,18 @@ class _Tracker:
     def abandon(self) -> None:
         """Stop writing without flushing (a newer invocation of the same sweep took over)."""
         self._stop.set()
-        self._closing.set()
         self._wake.set()
 
-    def _push(self, record: _Write, *, taking: bool = False) -> None:
-        """Queue ``record``; ``taking``: the trial's next reports may be added to it."""
+    def _push(self, record: _Write, *, taking: bool = False, now: bool = True) -> None:
+        """Queue ``record``; ``taking``: the trial's next reports may be added to it; ``now``: wake
+        the writer (else it goes with the next pass, so a short trial's start, reports and end
+        make one write)."""
         with self._lock:
             self._pending.append(record)
             if taking:
                 self._open[record.run] = record
-        self._wake.set()
+        if now:
+            self._wake.set()
 
     def _child_tags(self, trial: TrialSpec) -> dict[str, str]:
         tags = {
@@ -392,8 +399,8 @@ class _Tracker:
             if weights:
                 artifacts["best_model.npz"] = _npz(weights)
             else:  # the best of an earlier invocation is no longer in memory: copy its run's model.npz
-                artifacts["best_model.npz"] = partial(self._download, spec.trial_id, "model.npz")
-            artifacts["best.json"] = partial(self._best_json, spec, result)
+                artifacts["best_model.npz"] = functools.partial(self._download, spec.trial_id, "model.npz")
+            artifacts["best.json"] = functools.partial(self._best_json, spec, result)
             summary.tags[f"{_TAG}best_trial"] = spec.trial_id
             summary.metrics = _final_metrics(result.metrics)
 
@@ -420,9 +427,12 @@ class _Tracker:
     # ----------------------------------------------------------------- writer thread
 
     def _run(self) -> None:
+        """Write what is pending when a trial or the sweep ends, and every ``_BATCH_INTERVAL``
+        seconds (the reports of running trials); retry with backoff while the store fails."""
         delay = _BACKOFF[0]
         while not self._stop.is_set():
-            self._wake.wait()
+            if not (self._closing.is_set() and self._pending) and self._wake.wait(_BATCH_INTERVAL):
+                self._closing.wait(_GATHER_S)  # the trials ending meanwhile go in the same pass
             self._wake.clear()
             try:
                 self._flush()
@@ -433,7 +443,6 @@ class _Tracker:
                 self._wake.set()
                 continue
             delay = _BACKOFF[0]
-            self._closing.wait(_BATCH_INTERVAL)
 
     def _flush(self) -> None:
         from mlflow.exceptions import MlflowException

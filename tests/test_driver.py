@@ -203,6 +203,20 @@ def test_a_trial_whose_workers_keep_dying_fails_with_the_reason():
     assert ("trial_end", 0, TrialState.FAILED) in calls
 
 
+def test_a_trial_handed_out_counts_towards_num_samples_and_a_given_back_one_comes_next():
+    driver, calls = _driver(_plan(GRID, "search.num_samples=3"))
+    assert driver.waiting == 3
+    first, second, third = (driver.next_trial() for _ in range(3))
+    assert driver.next_trial() is None and driver.waiting == 0 and driver.active == 0
+    driver.start(first)
+    driver.give_back(second)
+    assert driver.waiting == 1 and driver.next_trial() == second
+    assert calls == [("trial_start", first.number)]
+    for spec in (first, second, third):
+        _run(driver, spec, 0.5)
+    assert [spec.number for spec, _ in driver.close().entries] == [0, 1, 2]
+
+
 def test_kill_all_marks_running_and_waiting_trials_killed():
     driver, calls = _driver()
     running, waiting = driver.next_trial(), driver.next_trial()

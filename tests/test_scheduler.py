@@ -141,6 +141,20 @@ def dying_trial(spec, report, *, dataset, registries):
     return epochs_trial(spec, report, dataset=dataset, registries=registries)
 
 
+def _unimportable():
+    raise ImportError("the worker cannot import the trial function")
+
+
+class UnimportableTrial:
+    """A trial function that the workers cannot unpickle, so none of them starts."""
+
+    def __reduce__(self):
+        return _unimportable, ()
+
+    def __call__(self, spec, report, *, dataset, registries):
+        raise AssertionError("never runs")
+
+
 # ------------------------------------------------------------------- tests
 
 
@@ -206,12 +220,39 @@ def test_a_worker_killed_mid_trial_is_replaced_and_the_trial_rerun(tmp_path):
 
 
 def test_a_trial_that_keeps_killing_its_worker_fails_after_the_retries():
-    plan = _plan([0, 1, 2], 1, "resources.max_retries=1")
+    plan = _plan(range(8), 1, "resources.max_retries=1")
     outcome = run_sweep(plan, trial_fn=dying_trial, hook=_hook(Recorder()))
     results = {_x(spec): result for spec, result in outcome.entries}
     assert results[1].state is TrialState.FAILED and results[1].retries == 1
     assert results[1].error.startswith("worker lost 2 times: ")
-    assert results[0].state is results[2].state is TrialState.COMPLETED
+    others = [result for x, result in results.items() if x != 1]
+    assert len(others) == 7 and {(result.state, result.retries) for result in others} == {(TrialState.COMPLETED, 0)}
+
+
+def test_a_trial_queued_behind_the_running_one_starts_when_it_ends_with_its_own_results():
+    recorder = Recorder()
+    outcome = run_sweep(_plan(range(16), 2), trial_fn=epochs_trial, hook=_hook(recorder))
+    for spec, result in outcome.entries:
+        assert [row["val_acc"] for row in result.history] == [_x(spec) / 100, _x(spec) * 2 / 100]
+    running, most = 0, 0  # a queued trial starts when the one before it ends: never more than 2 at once
+    for call in recorder.calls:
+        running += {"trial_start": 1, "trial_end": -1}.get(call[0], 0)
+        most = max(most, running)
+    assert most == 2
+    for spec, _ in outcome.entries:
+        calls = [call[0] for call in recorder.calls if call[0].startswith("trial") and call[1] == spec.number]
+        assert calls == ["trial_start", "trial_report", "trial_report", "trial_end"]
+
+
+def test_a_sweep_whose_workers_cannot_start_fails_with_their_error_before_any_trial():
+    recorder = Recorder()
+    message = (
+        "no Ray worker could start; the last error was SweepnetError: the trial worker cannot load the plugins "
+        "or the trial function: ImportError: the worker cannot import the trial function"
+    )
+    with pytest.raises(SweepnetError, match=f"^{message}$"):
+        run_sweep(_plan([0, 1], 1, "resources.max_retries=1"), trial_fn=UnimportableTrial(), hook=_hook(recorder))
+    assert not [call for call in recorder.calls if call[0].startswith("trial")]
 
 
 def test_ctrl_c_kills_the_running_trials_and_still_ends_the_sweep():
