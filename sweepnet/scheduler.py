@@ -186,18 +186,20 @@ class _TrialWorker:
         """
         if not queued:
             self._jobs.put(number, (spec, wait_for_decisions))
-        while True:
-            batch = [self._events.get()]
-            deadline = time.monotonic() + _BATCH_S
-            while not wait_for_decisions and batch[-1][0] != "result":
-                try:
-                    batch.append(self._events.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
-                    break
-            yield batch
-            if batch[-1][0] == "result":
-                self._handed_over.release()  # Ray resumes a generator once it sent what it yielded
-                return
+        try:
+            while True:
+                batch = [self._events.get()]
+                deadline = time.monotonic() + _BATCH_S
+                while not wait_for_decisions and batch[-1][0] != "result":
+                    try:
+                        batch.append(self._events.get(timeout=max(0.0, deadline - time.monotonic())))
+                    except queue.Empty:
+                        break
+                yield batch
+                if batch[-1][0] == "result":
+                    return
+        finally:  # Ray resumes (or closes) a generator once it sent what it yielded
+            self._handed_over.release()
 
     @ray.method(concurrency_group="control")
     def queue(self, spec: TrialSpec, wait_for_decisions: bool, number: int) -> None:

@@ -40,6 +40,17 @@ def test_trial_curves_draw_loss_and_train_val_metric_per_epoch():
     assert lines == {"train acc": pytest.approx([0.2, 0.4, 0.6]), "val acc": pytest.approx([0.1, 0.2, 0.3])}
     assert metric_axes.get_title() == "Classification accuracy"
     assert plots.to_png(figure).startswith(PNG_SIGNATURE)
+    # round limits, padded by 5%, so that every trial of a sweep is drawn to the same scale
+    assert loss_axes.get_xlim() == pytest.approx((0.5, 5.5)) and loss_axes.get_ylim() == pytest.approx((-0.05, 1.05))
+    assert metric_axes.get_ylim() == pytest.approx((-0.05, 1.05))
+
+
+def test_trial_curves_round_the_axes_of_a_regression_trial_up_to_1_2_2_5_or_5_times_a_power_of_ten():
+    history = [{"epoch": e, "loss": 30 / e, "train_rmse": 0.3 * e, "val_rmse": -0.1 * e} for e in range(1, 9)]
+    loss_axes, metric_axes = plots.trial_curves(history).axes
+    assert loss_axes.get_xlim() == pytest.approx((0.5, 10.5))
+    assert loss_axes.get_ylim() == pytest.approx((-2.5, 52.5))  # 0 .. 50
+    assert metric_axes.get_ylim() == pytest.approx((-1.0 - 0.175, 2.5 + 0.175))  # -1 .. 2.5
 
 
 def test_trial_curves_of_a_regression_trial_and_of_no_epochs():
@@ -48,20 +59,25 @@ def test_trial_curves_of_a_regression_trial_and_of_no_epochs():
     assert plots.trial_curves([]) is None
 
 
-def test_trial_curves_png_redraws_its_figure_with_the_next_trials_data():
+def test_trial_curves_png_draws_the_pixels_of_a_full_drawing_of_the_next_trials_figure():
     def history(scale: float, epochs: int) -> list[dict[str, float]]:
         return [{"epoch": e, "loss": scale / e, "train_acc": 0.1 * e, "val_acc": 0.05 * e} for e in range(1, epochs + 1)]
 
     def pixels(png: bytes) -> np.ndarray:
         return matplotlib.image.imread(io.BytesIO(png), format="png")
 
+    def full_drawing(history: list[dict[str, float]], title: str) -> bytes:
+        buffer = io.BytesIO()
+        plots.trial_curves(history, title).savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
     first = plots.trial_curves_png(history(3.0, 8), "trial-001")
-    second = plots.trial_curves_png(history(1.0, 5), "trial-002")
-    fresh = io.BytesIO()
-    plots.trial_curves(history(1.0, 5), "trial-002").savefig(fresh, format="png", dpi=100)
+    second = plots.trial_curves_png(history(1.0, 5), "trial-002")  # other limits: another figure
+    third = plots.trial_curves_png(history(0.8, 5), "trial-003")  # the limits of trial-002: its figure again
     assert second.startswith(PNG_SIGNATURE)
-    np.testing.assert_array_equal(pixels(second), pixels(fresh.getvalue()))  # nothing of trial-001 is left
-    assert not np.array_equal(pixels(first), pixels(second))
+    np.testing.assert_array_equal(pixels(first), pixels(full_drawing(history(3.0, 8), "trial-001")))
+    np.testing.assert_array_equal(pixels(third), pixels(full_drawing(history(0.8, 5), "trial-003")))
+    assert not np.array_equal(pixels(second), pixels(third))
     assert plots.trial_curves_png([]) is None
 
 
