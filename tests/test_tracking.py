@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -427,6 +428,22 @@ def test_an_unknown_sweep_has_no_history_and_cannot_be_read(store, hook, tmp_pat
     assert not (tmp_path / "nowhere").exists(), "reading must not create a store"
 
 
+def test_a_new_sqlite_store_appears_complete_and_keeps_a_write_ahead_log(tmp_path):
+    import sqlalchemy
+
+    uri = f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
+    tracking._client(uri).create_experiment("first")
+    assert {path.name for path in (tmp_path / "results").iterdir()} <= {"mlflow.db", "mlflow.db-wal", "mlflow.db-shm"}
+    with sqlite3.connect(tmp_path / "results" / "mlflow.db") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    engine = sqlalchemy.create_engine(uri)  # any engine of this process: syncs at checkpoints only
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
+    assert [experiment.name for experiment in tracking._client(uri).search_experiments()] == ["first", "Default"]
+
+
 # --------------------------------------------------------------------------- configuration
 
 
@@ -716,4 +733,5 @@ def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
     assert [process.returncode for process in processes] == [0] * 4, errors
     names = {experiment.name for experiment in MlflowClient(uri).search_experiments()}
     assert {f"sweep-{index}" for index in range(4)} <= names
-    assert [path.name for path in (tmp_path / "store").iterdir()] == ["mlflow.db"], "no private files left behind"
+    store_files = {"mlflow.db", "mlflow.db-wal", "mlflow.db-shm"}  # the store and its write-ahead log
+    assert {path.name for path in (tmp_path / "store").iterdir()} <= store_files, "no private files left behind"
