@@ -220,6 +220,7 @@ class _Write:
     status: str | None = None  # terminate the run with this MLflow status
     fill: Callable[[_Write], None] | None = None  # completes the record on the writer, before it is written
     taken: bool = False  # the writer has picked it up: further metrics go to a new record
+    queued: float = field(default_factory=time.monotonic)
 
 
 class _Tracker:
@@ -450,7 +451,7 @@ class _Tracker:
         if self._experiment_id is None:
             self._open_parent()
         with self._lock:
-            batch = list(self._pending)
+            batch = [record for record in self._pending if not self._young_start(record)]
             for record in batch:
                 record.taken = True
         for record in batch:
@@ -466,6 +467,13 @@ class _Tracker:
                 self._pending.remove(record)
                 if not self._pending:
                     self._drained.notify_all()
+
+    def _young_start(self, record: _Write) -> bool:
+        """True for the start of a running trial queued less than ``_BATCH_INTERVAL`` ago: it waits,
+        taking the trial's reports and maybe its end, so a short trial is one write."""
+        if record.create is None or self._open.get(record.run) is not record or self._closing.is_set():
+            return False
+        return time.monotonic() - record.queued < _BATCH_INTERVAL
 
     def _open_parent(self) -> None:
         """Find or create the experiment and the parent run (the latest one when resuming)."""
