@@ -273,7 +273,10 @@ class SweepDriver:
 
     def give_back(self, spec: TrialSpec) -> None:
         """``spec`` was handed out but never started (the worker it waited for died): hand it out
-        again before anything new."""
+        again before anything new (a retry stays a retry, with no retry spent on this)."""
+        if spec.trial_id in self._attempts:
+            self._retry.appendleft(spec.trial_id)
+            return
         del self._handed[spec.trial_id]
         self._given_back.append(spec)
 

@@ -217,6 +217,19 @@ def test_a_trial_handed_out_counts_towards_num_samples_and_a_given_back_one_come
     assert [spec.number for spec, _ in driver.close().entries] == [0, 1, 2]
 
 
+def test_a_retry_given_back_stays_a_retry_without_spending_another():
+    driver, _ = _driver(_plan(GRID, "resources.max_retries=1"))
+    spec = driver.next_trial()
+    driver.start(spec)
+    assert driver.lost(spec.trial_id, "node died") is True
+    assert driver.next_trial() == spec  # queued behind another trial, whose worker then died
+    driver.give_back(spec)
+    assert driver.next_trial() == spec
+    _run(driver, spec, 0.5)
+    [(_, result)] = driver.close().entries
+    assert (result.state, result.retries) == (TrialState.COMPLETED, 1)
+
+
 def test_kill_all_marks_running_and_waiting_trials_killed():
     driver, calls = _driver()
     running, waiting = driver.next_trial(), driver.next_trial()
