@@ -12,8 +12,9 @@ Part 1 -- overhead. Sweeps of trials that do nothing but sleep, on 2 trial slots
 
 The ideal wall time is ``trials * duration / 2``; the overhead per trial is
 ``(wall - ideal) / trials``, and after the first trial started (Ray's start-up of the workers,
-which plain Ray tasks pay as well) ``(wall - first start - ideal) / trials``. Each contender runs on a Ray instance started for it (not timed),
-as ``sweepnet sweep`` starts one, and starts its own workers inside the timed region. Goals:
+which plain Ray tasks pay as well) ``(wall - first start - ideal) / trials``. Each contender
+runs on a Ray instance started for it (not timed), as ``sweepnet sweep`` starts one, and starts
+its own workers inside the timed region. Goals:
 sweepnet at most 10 ms per trial above ideal (the 0 s trials), and the 0.5 s sweep within 1.05x
 of ideal.
 
