@@ -14,13 +14,12 @@ The ideal wall time is ``trials * duration / 2``; the overhead per trial is
 ``(wall - ideal) / trials``, and after the first trial started (Ray's start-up of the workers,
 which plain Ray tasks pay as well) ``(wall - first start - ideal) / trials``. Each contender
 runs on a Ray instance started for it (not timed), as ``sweepnet sweep`` starts one, and starts
-its own workers inside the timed region. Goals:
-sweepnet at most 10 ms per trial above ideal (the 0 s trials), and the 0.5 s sweep within 1.05x
-of ideal.
+its own workers inside the timed region. Goals: sweepnet at most 10 ms per trial above ideal
+(the 0 s trials), and the 0.5 s sweep within 1.05x of ideal.
 
 Tracking's cost per trial-epoch: 40 trials of 0.5 s, each reporting 10 epochs (loss,
 train_acc, val_acc, lr), with tracking off and on; ``(wall on - wall off) / 400``. Goal: at most
-2 ms. (Trials shorter than the writer's work per trial, ~0.15 s here, cannot hide it: the
+2 ms. (Trials shorter than the writer's work per trial, ~0.07 s here, cannot hide it: the
 200-trial line with tracking on shows that case.)
 
 Part 2 -- speed-up. An 18-point MLP grid on ``digits`` (learning rate x regularisation x

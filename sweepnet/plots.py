@@ -124,18 +124,23 @@ def trial_curves_png(history: Sequence[Mapping[str, float]], title: str = "") ->
     return buffer.getvalue()
 
 
+def _epochs(history: Sequence[Mapping[str, float]]) -> list[float]:
+    """Each row's ``epoch``, or its 1-based position when it has none."""
+    return [row.get("epoch", index) for index, row in enumerate(history, start=1)]
+
+
 def _split_keys(history: Sequence[Mapping[str, float]]) -> tuple[str, ...]:
     """The ``train_*`` / ``val_*`` metrics of a trial's history, in its order."""
     return tuple(key for key in history[0] if key.startswith(("train_", "val_")))
 
 
-Limits = tuple[tuple[float, float], tuple[float, float], tuple[float, float]]  # epochs, loss, metric
+_Limits = tuple[tuple[float, float], tuple[float, float], tuple[float, float]]  # epochs, loss, metric
 
 
-def _curve_limits(history: Sequence[Mapping[str, float]], keys: tuple[str, ...]) -> Limits:
+def _curve_limits(history: Sequence[Mapping[str, float]], keys: tuple[str, ...]) -> _Limits:
     """The axes' limits of :func:`trial_curves`: epochs up to a round number, the loss and the
     metrics from and to round values (accuracy 0 to 1), padded so no point sits on a spine."""
-    epochs = max(row.get("epoch", index) for index, row in enumerate(history, start=1))
+    epochs = max(_epochs(history))
     losses = [row.get("loss", math.nan) for row in history]
     metrics = [row.get(key, math.nan) for row in history for key in keys]
     accuracy = bool(keys) and all(key.endswith("_acc") for key in keys)
@@ -167,7 +172,7 @@ def _padded(limits: tuple[float, float]) -> tuple[float, float]:
     return low - margin, high + margin
 
 
-def _curves_figure(split_keys: tuple[str, ...], limits: Limits) -> Figure:
+def _curves_figure(split_keys: tuple[str, ...], limits: _Limits) -> Figure:
     """The two panels of :func:`trial_curves` at ``limits``, titled and labelled, with empty lines."""
     figure = Figure(figsize=(10, 4))
     # A fixed layout (room for the titles and labels) rather than a tight bounding box, which
@@ -182,7 +187,7 @@ def _curves_figure(split_keys: tuple[str, ...], limits: Limits) -> Figure:
     names = " / ".join(_METRIC_TITLES.get(kind, kind) for kind in kinds)
     metric_axes.set(title=names or "Metrics", xlabel="Epoch", ylabel=names)
     if split_keys:
-        metric_axes.legend(loc="best")
+        metric_axes.legend()
     epochs, loss, metric = limits
     loss_axes.set(xlim=epochs, ylim=loss)
     metric_axes.set(xlim=epochs, ylim=metric)
@@ -193,7 +198,7 @@ def _curves_figure(split_keys: tuple[str, ...], limits: Limits) -> Figure:
 
 def _set_curves(figure: Figure, history: Sequence[Mapping[str, float]]) -> None:
     """Put ``history`` on the lines of a :func:`_curves_figure`."""
-    epochs = [row.get("epoch", index) for index, row in enumerate(history, start=1)]
+    epochs = _epochs(history)
     loss_axes, metric_axes = figure.axes
     loss_axes.lines[0].set_data(epochs, [row.get("loss", math.nan) for row in history])
     for line, key in zip(metric_axes.lines, _split_keys(history)):

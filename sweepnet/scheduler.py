@@ -293,9 +293,8 @@ class _Pool:
         """Hand the booting workers the data set at ``dataset_ref`` (no more of them than trials
         are left) and take trials from ``driver``."""
         self._dataset_ref, self._driver = dataset_ref, driver
-        status = driver.status()
-        left = status.total - status.finished if status.total is not None else len(self._booting)
-        keep = max(1, min(len(self._booting), left))
+        left = driver.waiting
+        keep = max(1, min(len(self._booting), left if left is not None else len(self._booting)))
         for actor in self._booting[keep:]:
             ray.kill(actor)
         self._slots = [_Slot(actor, actor.attach.remote(dataset_ref)) for actor in self._booting[:keep]]

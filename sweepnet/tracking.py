@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import functools
 import json
 import logging
 import math
@@ -54,6 +53,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cache, partial
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -220,7 +220,7 @@ class _Write:
     status: str | None = None  # terminate the run with this MLflow status
     fill: Callable[[_Write], None] | None = None  # completes the record on the writer, before it is written
     taken: bool = False  # the writer has picked it up: further metrics go to a new record
-    queued: float = field(default_factory=time.monotonic)
+    queued: float = field(default_factory=time.monotonic)  # when the hook made it (see _young_start)
 
 
 class _Tracker:
@@ -271,9 +271,7 @@ class _Tracker:
     def trial_start(self, trial: TrialSpec) -> None:
         self._specs[trial.trial_id] = trial
         self._reported[trial.trial_id] = set()
-        self._push(
-            _Write(trial.trial_id, create=self._child_tags(trial), params=_params(trial.params)), taking=True, now=False
-        )
+        self._push(_Write(trial.trial_id, create=self._child_tags(trial), params=_params(trial.params)), taking=True)
 
     def trial_report(self, trial: TrialSpec, epoch: int, metrics: dict[str, float]) -> None:
         stamp = _now_ms()
@@ -300,11 +298,11 @@ class _Tracker:
             if key != "epoch"
         ]
         artifacts: dict[str, bytes | Callable[[], bytes | None]] = {
-            "curves.png": functools.partial(_curves_png, result.history, _run_name(spec))
+            "curves.png": partial(_curves_png, result.history, _run_name(spec))
         }
         end_tags = _end_tags(result)
         if result.weights:
-            artifacts["model.npz"] = functools.partial(_npz, result.weights)
+            artifacts["model.npz"] = partial(_npz, result.weights)
             end_tags[f"{_TAG}model"] = "model.npz"
         if result.error:
             artifacts["error.txt"] = result.error.encode()
@@ -343,16 +341,13 @@ class _Tracker:
         self._stop.set()
         self._wake.set()
 
-    def _push(self, record: _Write, *, taking: bool = False, now: bool = True) -> None:
-        """Queue ``record``; ``taking``: the trial's next reports may be added to it; ``now``: wake
-        the writer (else it goes with the next pass, so a short trial's start, reports and end
-        make one write)."""
+    def _push(self, record: _Write, *, taking: bool = False) -> None:
+        """Queue ``record``; ``taking``: the trial's next reports may be added to it."""
         with self._lock:
             self._pending.append(record)
             if taking:
                 self._open[record.run] = record
-        if now:
-            self._wake.set()
+        self._wake.set()
 
     def _child_tags(self, trial: TrialSpec) -> dict[str, str]:
         tags = {
@@ -400,8 +395,8 @@ class _Tracker:
             if weights:
                 artifacts["best_model.npz"] = _npz(weights)
             else:  # the best of an earlier invocation is no longer in memory: copy its run's model.npz
-                artifacts["best_model.npz"] = functools.partial(self._download, spec.trial_id, "model.npz")
-            artifacts["best.json"] = functools.partial(self._best_json, spec, result)
+                artifacts["best_model.npz"] = partial(self._download, spec.trial_id, "model.npz")
+            artifacts["best.json"] = partial(self._best_json, spec, result)
             summary.tags[f"{_TAG}best_trial"] = spec.trial_id
             summary.metrics = _final_metrics(result.metrics)
 
@@ -773,7 +768,7 @@ def _create_sqlite_store(path: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-@functools.cache
+@cache
 def _sync_at_checkpoints() -> None:
     """Let every connection to a SQLite store in WAL mode sync at checkpoints only (see
     :func:`_create_sqlite_store`); stores in the default journal mode keep syncing every commit."""

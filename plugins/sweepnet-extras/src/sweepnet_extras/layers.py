@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from sweepnet.core.layers import sigmoid_forward
 from sweepnet.layer import Layer, Mode, Params
 
 __all__ = ["Gelu", "Silu"]
@@ -51,7 +52,7 @@ class Silu(Layer):
 
     def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:
         """``out = x * sigmoid(x)`` for ``x`` of any shape; the cache is ``(x, sigmoid(x))``."""
-        sigmoid = _expit(x)
+        sigmoid, _ = sigmoid_forward(x)
         return x * sigmoid, (x, sigmoid)
 
     def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, Params]:
@@ -65,9 +66,3 @@ def _erf(x: np.ndarray) -> np.ndarray:
     from scipy.special import erf
 
     return erf(x)
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    from scipy.special import expit
-
-    return expit(x)
