@@ -21,7 +21,7 @@ import dataclasses
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +142,7 @@ class SweepDriver:
         self._handed: dict[str, TrialSpec] = {}  # handed out by next_trial, not started yet
         self._given_back: deque[TrialSpec] = deque()
         self._retry: deque[str] = deque()
+        self._alone: set[str] = set()  # trials to run with no other queued ahead or behind (see lost)
         self._extra_tells: Counter[str] = Counter()  # duplicate asks of a running trial, told when it ends
         self._numbers: set[int] = set()
         self._asked = 0
@@ -253,23 +254,37 @@ class SweepDriver:
         result = dataclasses.replace(result, node=attempt.node, worker=attempt.worker, retries=attempt.retries)
         self._conclude(attempt, result)
 
-    def lost(self, trial_id: str, reason: str) -> bool:
+    def lost(self, trial_id: str, reason: str, *, queued: Sequence[TrialSpec] = ()) -> bool:
         """The worker running ``trial_id`` died: queue a retry, or fail the trial once retries are spent.
+
+        With ``queued`` trials waiting behind it on that worker, the first of them may have begun
+        and killed the worker before ``trial_id``'s result got out, so the loss cannot be pinned on
+        either: no retry is spent, and all of them are handed out again to run alone (see
+        :meth:`runs_alone`), where a loss has one culprit.
 
         Returns
         -------
         True when the trial will be retried.
         """
         attempt = self._attempts[trial_id]
-        if attempt.retries < self.max_retries:
+        if queued:
+            for spec in queued:
+                self.give_back(spec)
+            self._alone.update([trial_id, *(spec.trial_id for spec in queued)])
+        elif attempt.retries < self.max_retries:
             attempt.retries += 1
-            attempt.history = []  # the retry starts from scratch and reports every epoch again
-            self._retry.append(trial_id)
-            return True
-        del self._attempts[trial_id]
-        failed = self._unfinished(attempt, TrialState.FAILED, f"worker lost {attempt.retries + 1} times: {reason}")
-        self._conclude(attempt, failed)
-        return False
+        else:
+            del self._attempts[trial_id]
+            failed = self._unfinished(attempt, TrialState.FAILED, f"worker lost {attempt.retries + 1} times: {reason}")
+            self._conclude(attempt, failed)
+            return False
+        attempt.history = []  # the retry starts from scratch and reports every epoch again
+        self._retry.append(trial_id)
+        return True
+
+    def runs_alone(self, spec: TrialSpec) -> bool:
+        """True when ``spec`` must not be queued behind another trial, nor get one queued behind it."""
+        return spec.trial_id in self._alone
 
     def give_back(self, spec: TrialSpec) -> None:
         """``spec`` was handed out but never started (the worker it waited for died): hand it out
@@ -322,6 +337,7 @@ class SweepDriver:
     def _conclude(self, attempt: _Attempt, result: TrialResult) -> None:
         """Tell the searcher and pruner how ``attempt`` ended, call ``sweepnet_trial_end``, record it."""
         spec = attempt.spec
+        self._alone.discard(spec.trial_id)
         if result.state.is_finished:
             value = result.metrics.get(self.plan.metric)
             for _ in range(1 + self._extra_tells.pop(spec.trial_id, 0)):

@@ -154,7 +154,7 @@ class _TrialWorker:
             self._setup_error = _one_line(err)
             return
         self._jobs = _InOrder()
-        self._handed_over = threading.Semaphore(0)  # released once a trial's result is on its way
+        self._handed_over = threading.Semaphore(0)  # released once Ray has taken a trial's result
         self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._decisions: queue.SimpleQueue[bool] = queue.SimpleQueue()
         threading.Thread(target=self._serve, args=(threads,), name="sweepnet-trials", daemon=True).start()
@@ -198,7 +198,7 @@ class _TrialWorker:
                 yield batch
                 if batch[-1][0] == "result":
                     return
-        finally:  # Ray resumes (or closes) a generator once it sent what it yielded
+        finally:  # Ray resumes (or closes) a generator once it has taken what it yielded
             self._handed_over.release()
 
     @ray.method(concurrency_group="control")
@@ -220,7 +220,9 @@ class _TrialWorker:
             while True:
                 spec, wait = self._jobs.take()
                 self._events.put(("result", self._run_one(spec, wait)))
-                # A queued trial that crashes the process must not take this result with it.
+                # A queued trial that crashes the process at once would take this result with it.
+                # Ray sends a yielded object asynchronously, so this narrows that window without
+                # closing it; the driver re-runs both trials of such a loss (SweepDriver.lost).
                 self._handed_over.acquire()
 
     def _run_one(self, spec: TrialSpec, wait: bool) -> TrialResult:
@@ -337,7 +339,8 @@ class _Pool:
 
         A queued trial starts the moment its worker's running trial ends, without a round trip
         through this loop and Ray (about 3 ms here); near the end nothing is queued, so no trial
-        waits behind another while a slot is free.
+        waits behind another while a slot is free. A trial that must run alone
+        (:meth:`SweepDriver.lost`) is neither queued nor gets one queued behind it.
         """
         up = [slot for slot in self._slots if slot.starting is None]
         for slot in up:
@@ -346,13 +349,16 @@ class _Pool:
         for slot in up:
             waiting = self._driver.waiting
             enough = waiting is None or waiting + (self._next is not None) >= len(self._slots)
-            if len(slot.trials) == 1 and enough and not self._send(slot):
+            if len(slot.trials) != 1 or not enough or self._driver.runs_alone(slot.trials[0][0]):
+                continue
+            if not self._send(slot):
                 return
 
     def _send(self, slot: _Slot) -> bool:
-        """Give ``slot`` the next trial; False when there is none to start now."""
+        """Give ``slot`` the next trial, or queue it behind the slot's running one; False when there
+        is none to start now, or it must not be queued."""
         spec = self._peek()
-        if spec is None:
+        if spec is None or (slot.trials and self._driver.runs_alone(spec)):
             return False
         self._next = None
         queued, number = bool(slot.trials), slot.sent
@@ -417,9 +423,7 @@ class _Pool:
                 if slot.trials:  # the queued trial has begun
                     self._driver.start(slot.trials[0][0], node=slot.node, worker=slot.worker)
             else:
-                self._driver.lost(trial_id, event[1])
-                for queued, _ in list(slot.trials)[1:]:
-                    self._driver.give_back(queued)
+                self._driver.lost(trial_id, event[1], queued=[queued for queued, _ in list(slot.trials)[1:]])
                 self._replace(slot)
 
     def _replace(self, slot: _Slot, *, failed_start: BaseException | None = None) -> None:

@@ -230,6 +230,23 @@ def test_a_retry_given_back_stays_a_retry_without_spending_another():
     assert (result.state, result.retries) == (TrialState.COMPLETED, 1)
 
 
+def test_a_loss_with_a_trial_queued_behind_spends_no_retry_and_both_then_run_alone():
+    driver, _ = _driver(_plan(GRID, "resources.max_retries=1"))
+    running, queued, other = (driver.next_trial() for _ in range(3))
+    driver.start(running)
+    assert not driver.runs_alone(running) and not driver.runs_alone(queued)
+    assert driver.lost(running.trial_id, "node died", queued=[queued]) is True
+    assert driver.next_trial() == running and driver.next_trial() == queued
+    assert driver.runs_alone(running) and driver.runs_alone(queued) and not driver.runs_alone(other)
+    driver.start(queued)
+    assert driver.lost(queued.trial_id, "node died") is True  # alone, so this loss is its own
+    for spec in (running, driver.next_trial(), other):
+        _run(driver, spec, 0.5)
+    assert not driver.runs_alone(running) and not driver.runs_alone(queued)
+    retries = {spec.trial_id: result.retries for spec, result in driver.close().entries}
+    assert retries == {running.trial_id: 0, queued.trial_id: 1, other.trial_id: 0}
+
+
 def test_kill_all_marks_running_and_waiting_trials_killed():
     driver, calls = _driver()
     running, waiting = driver.next_trial(), driver.next_trial()
