@@ -25,6 +25,7 @@ __all__ = [
     "sweepnet_register_searchers",
     "sweepnet_sweep_end",
     "sweepnet_sweep_history",
+    "sweepnet_sweep_prepare",
     "sweepnet_sweep_start",
     "sweepnet_trial_end",
     "sweepnet_trial_report",
@@ -71,6 +72,16 @@ def sweepnet_register_pruners(registry: Registry) -> None:
 
 
 # --------------------------------------------------------------------------- lifecycle (driver only)
+
+
+@hookspec
+def sweepnet_sweep_prepare(sweep: SweepInfo) -> None:
+    """A sweep invocation is about to start: get ready for ``sweepnet_sweep_start`` (slow
+    imports, opening a store) without recording anything, since the sweep may still fail to start.
+
+    Called on a thread of its own while Ray starts, once the data set is loaded; an exception
+    fails the sweep before any trial starts.
+    """
 
 
 @hookspec

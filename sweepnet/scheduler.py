@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import ray
 from ray.exceptions import RayError, RayTaskError
@@ -61,6 +61,7 @@ _POLL_S = 0.1  # how long the loop waits for an event before checking for Ctrl-C
 _BATCH_S = 0.1  # how long a worker gathers the reports of a trial no pruner judges
 _INTERRUPTED = "interrupted (Ctrl-C) before it finished"
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+_T = TypeVar("_T")
 
 
 def run_sweep(
@@ -104,12 +105,19 @@ def run_sweep(
         from sweepnet.trial import run_trial as trial_fn
     hook = hook if hook is not None else get_plugin_manager().hook
     progress = progress if progress is not None else SweepProgress()
-    _connect(address, dashboard)
-    pool = _Pool(plan, trial_fn, progress)
-    try:  # the workers boot while the data set loads, the history is read and sweep_start runs
-        pool.boot(_slot_count(plan, max_concurrent))
+
+    def prepare() -> Dataset:
         dataset = plan.load_dataset()
         plan.check(dataset)
+        hook.sweepnet_sweep_prepare(sweep=plan.sweep_info(resumed=resume, data_meta=dataset.meta))
+        return dataset
+
+    prepared = _in_background(prepare)  # while Ray starts
+    _connect(address, dashboard)
+    pool = _Pool(plan, trial_fn, progress)
+    try:  # the workers boot while the plugins prepare, the history is read and sweep_start runs
+        pool.boot(_slot_count(plan, max_concurrent))
+        dataset = prepared()
         history = _history(plan, hook, dataset.meta) if resume else ()
         driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
         pool.start(ray.put(dataset), driver)
@@ -509,6 +517,29 @@ def _sigint_flag() -> Iterator[threading.Event]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _in_background(call: Callable[[], _T]) -> Callable[[], _T]:
+    """Start ``call()`` on a daemon thread (an early exit need not wait for it); the function
+    returned waits for it to end and returns its result, or raises what it raised."""
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as err:  # re-raised in the caller's thread
+            outcome.append(err)
+
+    thread = threading.Thread(target=target, name="sweepnet-prepare", daemon=True)
+    thread.start()
+
+    def wait() -> _T:
+        thread.join()
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+    return wait
 
 
 def _one_line(err: BaseException | None) -> str:

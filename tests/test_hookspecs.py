@@ -21,7 +21,10 @@ DOCS = ROOT / "docs" / "plugins.md"
 
 KINDS = ("layers", "optimizers", "datasets", "models", "searchers", "pruners")
 REGISTRATION = [f"sweepnet_register_{kind}" for kind in KINDS]
-LIFECYCLE = [f"sweepnet_{event}" for event in ("sweep_start", "trial_start", "trial_report", "trial_end", "sweep_end")]
+LIFECYCLE = [
+    f"sweepnet_{event}"
+    for event in ("sweep_prepare", "sweep_start", "trial_start", "trial_report", "trial_end", "sweep_end")
+]
 QUERIES = ["sweepnet_sweep_history"]
 
 
@@ -59,7 +62,7 @@ def test_hook_argument_types():
     hints = {name: typing.get_type_hints(function) for name, function in _hookspecs().items()}
     for name in REGISTRATION:
         assert hints[name]["registry"] is Registry
-    assert hints["sweepnet_sweep_start"]["sweep"] is SweepInfo
+    assert hints["sweepnet_sweep_prepare"]["sweep"] is hints["sweepnet_sweep_start"]["sweep"] is SweepInfo
     assert hints["sweepnet_trial_start"]["trial"] is TrialSpec
     assert hints["sweepnet_trial_report"]["epoch"] is int
     assert hints["sweepnet_trial_report"]["metrics"] == dict[str, float]

@@ -64,7 +64,10 @@ def test_trial_curves_png_draws_the_pixels_of_a_full_drawing_of_the_next_trials_
         return [{"epoch": e, "loss": scale / e, "train_acc": 0.1 * e, "val_acc": 0.05 * e} for e in range(1, epochs + 1)]
 
     def pixels(png: bytes) -> np.ndarray:
-        return matplotlib.image.imread(io.BytesIO(png), format="png")
+        """RGB values; a full drawing's alpha channel is opaque everywhere."""
+        image = matplotlib.image.imread(io.BytesIO(png), format="png")
+        assert image.shape[-1] == 3 or (image[..., 3] == 1).all()
+        return image[..., :3]
 
     def full_drawing(history: list[dict[str, float]], title: str) -> bytes:
         buffer = io.BytesIO()

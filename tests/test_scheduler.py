@@ -60,6 +60,13 @@ class Recorder:
     history: list[tuple[TrialSpec, TrialResult]] | None = None
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     on_report: Any = None
+    on_prepare: Any = None
+
+    @hookimpl
+    def sweepnet_sweep_prepare(self, sweep):
+        self.calls.append(("sweep_prepare", sweep.resumed, threading.current_thread().name))
+        if self.on_prepare is not None:
+            self.on_prepare()
 
     @hookimpl
     def sweepnet_sweep_start(self, sweep):
@@ -169,7 +176,8 @@ def test_every_trial_runs_in_long_lived_workers_on_the_shared_data_set():
     for name in ("read_only", "view", "registries"):  # zero-copy read-only views; registries built once
         assert {result.metrics[name] for result in results} == {1.0}
     assert {result.metrics["blas_threads"] for result in results} == {1.0}
-    assert recorder.calls[0] == ("sweep_start", False) and recorder.calls[-1] == ("sweep_end", 8)
+    assert recorder.calls[:2] == [("sweep_prepare", False, "sweepnet-prepare"), ("sweep_start", False)]
+    assert recorder.calls[-1] == ("sweep_end", 8)
     assert sum(call[0] == "trial_report" for call in recorder.calls) == 16
     assert _x(outcome.best[0]) == 7 and outcome.best[1].weights is None  # this trial function keeps none
 
@@ -245,6 +253,16 @@ def test_a_trial_queued_behind_the_running_one_starts_when_it_ends_with_its_own_
         assert calls == ["trial_start", "trial_report", "trial_report", "trial_end"]
 
 
+def test_a_plugin_that_cannot_prepare_fails_the_sweep_before_it_starts():
+    def unreachable():
+        raise SweepnetError("the chat channel is unreachable")
+
+    recorder = Recorder(on_prepare=unreachable)
+    with pytest.raises(SweepnetError, match="the chat channel is unreachable"):
+        run_sweep(_plan(range(2), 1), trial_fn=epochs_trial, hook=_hook(recorder))
+    assert [call[0] for call in recorder.calls] == ["sweep_prepare"]
+
+
 def test_a_sweep_whose_workers_cannot_start_fails_with_their_error_before_any_trial():
     recorder = Recorder()
     message = (
@@ -289,7 +307,7 @@ def test_resume_runs_only_the_trials_that_did_not_finish():
     outcome = run_sweep(plan, trial_fn=epochs_trial, hook=_hook(recorder), resume=True)
     started = sorted(call[1] for call in recorder.calls if call[0] == "trial_start")
     assert started == [1, 2, 4]
-    assert recorder.calls[0] == ("sweep_start", True)
+    assert recorder.calls[:2] == [("sweep_prepare", True, "sweepnet-prepare"), ("sweep_start", True)]
     assert [spec.number for spec, _ in outcome.entries] == [0, 1, 2, 3, 4]
     assert [result.metrics["val_acc"] for _, result in outcome.entries] == [
         result.metrics["val_acc"] for _, result in first.entries

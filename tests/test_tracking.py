@@ -494,9 +494,17 @@ def test_building_the_registries_as_a_worker_does_never_loads_mlflow():
     assert done.stdout.strip() == "[]"
 
 
-def test_an_unusable_tracking_uri_fails_at_sweep_start_naming_it(hook):
-    with pytest.raises(TrackingError, match="tracking store htp://127.0.0.1:5000: "):
-        hook.sweepnet_sweep_start(sweep=make_sweep("typo", "htp://127.0.0.1:5000"))
+def test_an_unusable_tracking_uri_fails_at_sweep_prepare_and_start_naming_it(hook):
+    for call in (hook.sweepnet_sweep_prepare, hook.sweepnet_sweep_start):
+        with pytest.raises(TrackingError, match="tracking store htp://127.0.0.1:5000: "):
+            call(sweep=make_sweep("typo", "htp://127.0.0.1:5000"))
+
+
+def test_sweep_prepare_opens_the_store_and_records_nothing(hook, tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    hook.sweepnet_sweep_prepare(sweep=make_sweep("prepared", uri))
+    assert [experiment.name for experiment in tracking._client(uri).search_experiments()] == ["Default"]
+    hook.sweepnet_sweep_prepare(sweep=make_sweep("untracked", "htp://127.0.0.1:5000", enabled=False))  # not opened
 
 
 # --------------------------------------------------------------------------- real trials
