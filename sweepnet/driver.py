@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from sweepnet.errors import SweepnetError
 from sweepnet.leaderboard import Entry, rank
 from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
-from sweepnet.search import NoPruner
 
 if TYPE_CHECKING:
     from pluggy import HookRelay
@@ -163,10 +162,11 @@ class SweepDriver:
         self._call("sweepnet_sweep_end", sweep=self.sweep, results=[result for _, result in entries])
         return SweepOutcome(self.sweep, entries, interrupted, list(self._hook_errors))
 
-    @property
-    def prunes(self) -> bool:
-        """False when the pruner never stops a trial, so workers need not wait for decisions."""
-        return not isinstance(self.pruner, NoPruner)
+    def decision_epochs(self, spec: TrialSpec) -> frozenset[int] | None:
+        """The epochs after which the pruner may stop ``spec`` (None: any), so that its worker
+        waits for :meth:`report`'s answer after these only."""
+        epochs = self.pruner.decision_epochs(spec.trial_id)
+        return None if epochs is None else frozenset(epochs)
 
     @property
     def active(self) -> int:
@@ -242,6 +242,8 @@ class SweepDriver:
             return attempt.stop_epoch is not None and epoch >= attempt.stop_epoch
         attempt.reported_epoch = epoch
         self._call("sweepnet_trial_report", sweep=self.sweep, trial=attempt.spec, epoch=epoch, metrics=metrics)
+        if attempt.stop_epoch is not None:  # stopped after an epoch its worker did not wait on
+            return True
         value = metrics.get(self.plan.metric)
         if value is None or not self.pruner.report(trial_id, epoch, value):
             return False

@@ -26,7 +26,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -183,22 +183,23 @@ class _TrialWorker:
         return f"{ray.util.get_node_ip_address()}/{node_id[:8]}", f"pid {os.getpid()}"
 
     def run(
-        self, spec: TrialSpec, wait_for_decisions: bool, number: int, queued: bool = False
+        self, spec: TrialSpec, decision_epochs: Collection[int] | None, number: int, queued: bool = False
     ) -> Iterator[list[tuple[Any, ...]]]:
         """Run this worker's ``number``-th trial (``queued``: the one :meth:`queue` took); yields
         batches of ``("report", epoch, metrics)`` events, the last one ending with ``("result", result)``.
 
-        With ``wait_for_decisions`` each epoch waits for :meth:`decide` before the next one, so
-        every report goes out alone. Otherwise the reports of up to ``_BATCH_S`` seconds go out
-        together: a streamed object costs about a millisecond, more than a small net's epoch.
+        After each epoch of ``decision_epochs`` (None: every epoch) the trial waits for
+        :meth:`decide`, so that report goes out at once. The other reports of up to ``_BATCH_S``
+        seconds go out together: a streamed object costs about a millisecond, more than a small
+        net's epoch.
         """
         if not queued:
-            self._jobs.put(number, (spec, wait_for_decisions))
+            self._jobs.put(number, (spec, decision_epochs))
         try:
             while True:
                 batch = [self._events.get()]
                 deadline = time.monotonic() + _BATCH_S
-                while not wait_for_decisions and batch[-1][0] != "result":
+                while batch[-1][0] != "result" and not _waits(batch[-1], decision_epochs):
                     try:
                         batch.append(self._events.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:
@@ -210,13 +211,13 @@ class _TrialWorker:
             self._handed_over.release()
 
     @ray.method(concurrency_group="control")
-    def queue(self, spec: TrialSpec, wait_for_decisions: bool, number: int) -> None:
+    def queue(self, spec: TrialSpec, decision_epochs: Collection[int] | None, number: int) -> None:
         """Start ``spec``, this worker's ``number``-th trial, as soon as the one before ends; its
         events wait for the :meth:`run` call that the driver sends along. Ray runs a caller's
         ``run`` calls in order, one at a time, and the trials run in the order of their numbers
         (this call may overtake the ``run`` of the trial before), so each ``run`` streams the
         events of its own trial."""
-        self._jobs.put(number, (spec, wait_for_decisions))
+        self._jobs.put(number, (spec, decision_epochs))
 
     @ray.method(concurrency_group="control")
     def decide(self, stop: bool) -> None:
@@ -226,22 +227,28 @@ class _TrialWorker:
     def _serve(self, threads: int) -> None:
         with threadpool_limits(limits=threads):
             while True:
-                spec, wait = self._jobs.take()
-                self._events.put(("result", self._run_one(spec, wait)))
+                spec, decision_epochs = self._jobs.take()
+                self._events.put(("result", self._run_one(spec, decision_epochs)))
                 # A queued trial that crashes the process at once would take this result with it.
                 # Ray sends a yielded object asynchronously, so this narrows that window without
                 # closing it; the driver re-runs both trials of such a loss (SweepDriver.lost).
                 self._handed_over.acquire()
 
-    def _run_one(self, spec: TrialSpec, wait: bool) -> TrialResult:
+    def _run_one(self, spec: TrialSpec, decision_epochs: Collection[int] | None) -> TrialResult:
         def report(epoch: int, metrics: dict[str, float]) -> bool:
-            self._events.put(("report", epoch, metrics))
-            return self._decisions.get() if wait else False
+            event = ("report", epoch, metrics)
+            self._events.put(event)
+            return self._decisions.get() if _waits(event, decision_epochs) else False
 
         try:
             return self._trial_fn(spec, report, dataset=self._dataset, registries=self._registries)
         except Exception:  # run_trial catches its own; this guards any other trial function
             return TrialResult(spec.trial_id, TrialState.FAILED, error=traceback.format_exc())
+
+
+def _waits(event: tuple[Any, ...], decision_epochs: Collection[int] | None) -> bool:
+    """True for the report of an epoch after which the trial waits for the pruner's answer."""
+    return event[0] == "report" and (decision_epochs is None or event[1] in decision_epochs)
 
 
 class _InOrder:
@@ -266,6 +273,16 @@ class _InOrder:
 
 
 @dataclass
+class _Sent:
+    """A trial sent to a worker: its spec, the stream of its events, and the epochs after which
+    it waits for the pruner's answer (None: every epoch)."""
+
+    spec: TrialSpec
+    stream: Any  # ObjectRefGenerator
+    decision_epochs: frozenset[int] | None
+
+
+@dataclass
 class _Slot:
     """One trial slot: its worker actor and what it is doing."""
 
@@ -273,8 +290,8 @@ class _Slot:
     starting: Any  # ObjectRef of ``attach()`` until the actor is up, then None
     node: str | None = None
     worker: str | None = None
-    # (spec, ObjectRefGenerator) of the running trial, then of the one queued behind it
-    trials: deque[tuple[TrialSpec, Any]] = field(default_factory=deque)
+    # the running trial, then the one queued behind it
+    trials: deque[_Sent] = field(default_factory=deque)
     sent: int = 0  # trials sent to this worker
     failures: int = 0  # consecutive failed starts
 
@@ -357,7 +374,7 @@ class _Pool:
         for slot in up:
             waiting = self._driver.waiting
             enough = waiting is None or waiting + (self._next is not None) >= len(self._slots)
-            if len(slot.trials) != 1 or not enough or self._driver.runs_alone(slot.trials[0][0]):
+            if len(slot.trials) != 1 or not enough or self._driver.runs_alone(slot.trials[0].spec):
                 continue
             if not self._send(slot):
                 return
@@ -370,10 +387,11 @@ class _Pool:
             return False
         self._next = None
         queued, number = bool(slot.trials), slot.sent
+        epochs = self._driver.decision_epochs(spec)
         if queued:
-            slot.actor.queue.remote(spec, self._driver.prunes, number)
-        stream = slot.actor.run.options(num_returns="streaming").remote(spec, self._driver.prunes, number, queued)
-        slot.trials.append((spec, stream))
+            slot.actor.queue.remote(spec, epochs, number)
+        stream = slot.actor.run.options(num_returns="streaming").remote(spec, epochs, number, queued)
+        slot.trials.append(_Sent(spec, stream, epochs))
         slot.sent += 1
         if not queued:
             self._driver.start(spec, node=slot.node, worker=slot.worker)
@@ -387,7 +405,7 @@ class _Pool:
     @staticmethod
     def _awaited(slot: _Slot) -> Any:
         """What the loop waits for from ``slot``: its ``attach()`` answer, else its running trial's stream."""
-        return slot.starting if slot.starting is not None else slot.trials[0][1]
+        return slot.starting if slot.starting is not None else slot.trials[0].stream
 
     def _new_actor(self) -> Any:
         return _TrialWorker.options(**self._options).remote(self._pickled_trial_fn, self._threads)
@@ -410,10 +428,10 @@ class _Pool:
 
     def _next_events(self, slot: _Slot) -> None:
         """Handle the next batch a running trial streamed: reports, its result, or its worker's death."""
-        spec, stream = slot.trials[0]
-        trial_id = spec.trial_id
+        sent = slot.trials[0]
+        trial_id = sent.spec.trial_id
         try:
-            batch = ray.get(next(stream))
+            batch = ray.get(next(sent.stream))
         except StopIteration:
             batch = [("lost", "the worker ended the trial without a result")]
         except RayTaskError as err:  # run() itself failed, e.g. a result that cannot be pickled
@@ -423,15 +441,15 @@ class _Pool:
         for event in batch:
             if event[0] == "report":
                 stop = self._driver.report(trial_id, event[1], event[2])
-                if self._driver.prunes:
+                if _waits(event, sent.decision_epochs):
                     slot.actor.decide.remote(stop)
             elif event[0] == "result":
                 slot.trials.popleft()
                 self._driver.finish(trial_id, event[1])
                 if slot.trials:  # the queued trial has begun
-                    self._driver.start(slot.trials[0][0], node=slot.node, worker=slot.worker)
+                    self._driver.start(slot.trials[0].spec, node=slot.node, worker=slot.worker)
             else:
-                self._driver.lost(trial_id, event[1], queued=[queued for queued, _ in list(slot.trials)[1:]])
+                self._driver.lost(trial_id, event[1], queued=[queued.spec for queued in list(slot.trials)[1:]])
                 self._replace(slot)
 
     def _replace(self, slot: _Slot, *, failed_start: BaseException | None = None) -> None:

@@ -16,7 +16,7 @@ from sweepnet.config import plan_from_text
 from sweepnet.driver import SweepDriver
 from sweepnet.pluginmanager import PluginManager
 from sweepnet.records import TrialResult, TrialState
-from sweepnet.search import RandomSearcher
+from sweepnet.search import NoPruner, RandomSearcher
 
 GRID = """\
 name: toy
@@ -184,6 +184,27 @@ def test_the_pruners_decision_stops_a_trial_and_a_retry_does_not_report_twice():
     assert calls.count(("trial_start", third.number)) == 1
     result = {spec.trial_id: result for spec, result in driver.close().entries}[third.trial_id]
     assert (result.state, result.retries, result.node, result.worker) == (TrialState.PRUNED, 1, "m", "v")
+
+
+class _StopsAtTwoDecidesAtThree(NoPruner):
+    """A pruner that stops every trial after epoch 2 but declares that it decides after epoch 3 only."""
+
+    def report(self, trial_id, epoch, value):
+        return epoch == 2
+
+    def decision_epochs(self, trial_id):
+        return [3]
+
+
+def test_the_workers_wait_at_the_pruners_decision_epochs_and_a_stop_between_them_holds():
+    driver, _ = _driver(_plan(GRID, "pruner={name: asha, grace_period: 1, reduction_factor: 2}"))
+    spec = driver.next_trial()
+    assert driver.decision_epochs(spec) == frozenset({1, 2})  # ASHA's rungs below 3 epochs
+    driver.pruner = _StopsAtTwoDecidesAtThree(metric="val_acc", mode="max", max_epochs=3)
+    assert driver.decision_epochs(spec) == frozenset({3})
+    driver.start(spec)
+    answers = [driver.report(spec.trial_id, epoch, {"val_acc": 0.5}) for epoch in (1, 2, 3)]
+    assert answers == [False, True, True]  # the worker asks after epoch 3 only, and hears stop
 
 
 def test_a_trial_whose_workers_keep_dying_fails_with_the_reason():

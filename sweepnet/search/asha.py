@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,3 +73,6 @@ class ASHAPruner(Pruner):
 
     def report(self, trial_id: str, epoch: int, value: float) -> bool:
         return self.rungs.report(trial_id, epoch, self._score(value))
+
+    def decision_epochs(self, trial_id: str) -> Collection[int]:
+        return self.rungs.milestones

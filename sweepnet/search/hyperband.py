@@ -6,6 +6,7 @@ import bisect
 import itertools
 import math
 import zlib
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,3 +56,6 @@ class HyperbandPruner(Pruner):
 
     def report(self, trial_id: str, epoch: int, value: float) -> bool:
         return self.brackets[self.bracket(trial_id)].report(trial_id, epoch, self._score(value))
+
+    def decision_epochs(self, trial_id: str) -> Collection[int]:
+        return self.brackets[self.bracket(trial_id)].milestones

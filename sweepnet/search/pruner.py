@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -50,6 +51,15 @@ class Pruner(ABC):
         True when the trial should stop now (it becomes PRUNED).
         """
 
+    def decision_epochs(self, trial_id: str) -> Collection[int] | None:
+        """The epochs after which :meth:`report` may stop trial ``trial_id``; None: any epoch.
+
+        A worker waits for the driver's answer after these epochs only (a round trip of a few
+        milliseconds each) and streams its other reports without waiting. Should :meth:`report`
+        stop a trial after another epoch, the trial stops at the next of these epochs.
+        """
+        return None
+
     def complete(self, trial_id: str, state: TrialState) -> None:
         """Trial ``trial_id`` ended in ``state``.
 
@@ -69,3 +79,6 @@ class NoPruner(Pruner):
 
     def report(self, trial_id: str, epoch: int, value: float) -> bool:
         return False
+
+    def decision_epochs(self, trial_id: str) -> Collection[int]:
+        return ()

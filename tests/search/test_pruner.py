@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
@@ -42,3 +43,21 @@ def test_scores_are_oriented_higher_is_better() -> None:
     for mode in ("max", "min"):
         for bad in (math.nan, math.inf, -math.inf):
             assert NoPruner(metric="m", mode=mode, max_epochs=1)._score(bad) == -math.inf
+
+
+@pytest.mark.parametrize("cls", [NoPruner, MedianPruner, ASHAPruner, HyperbandPruner])
+def test_a_pruner_stops_trials_only_at_its_decision_epochs(cls: type[Pruner]) -> None:
+    pruner = cls(metric="val_acc", mode="max", max_epochs=30)
+    rng = random.Random(0)
+    stops = []
+    for epoch in range(1, 31):  # concurrent trials at every epoch, in shuffled order
+        for trial in rng.sample(range(40), 40):
+            if pruner.report(f"t{trial}", epoch, rng.random()):
+                stops.append((f"t{trial}", epoch))
+    assert stops or cls is NoPruner
+    for trial_id, epoch in stops:
+        epochs = pruner.decision_epochs(trial_id)
+        assert epochs is None or epoch in epochs
+    assert list(NoPruner(metric="val_acc", mode="max", max_epochs=5).decision_epochs("t0")) == []
+    assert MedianPruner(metric="val_acc", mode="max", max_epochs=5).decision_epochs("t0") is None
+    assert list(ASHAPruner(metric="val_acc", mode="max", max_epochs=30).decision_epochs("t0")) == [1, 3, 9, 27]
