@@ -5,8 +5,9 @@ Part 1 -- overhead. Sweeps of trials that do nothing but sleep, on 2 trial slots
 
 - sweepnet: :func:`sweepnet.scheduler.run_sweep` on a real plan, with an injected sleeping
   ``trial_fn`` that reports one epoch -- once with tracking disabled, once recording to a
-  SQLite MLflow store (created before, as a project's store is made once; the tracker flushes
-  before ``run_sweep`` returns);
+  SQLite MLflow store (created before, as a project's store is made once, so MLflow is imported
+  by then: ``sweepnet sweep`` imports it while Ray starts, in ``sweepnet_sweep_prepare``; the
+  tracker flushes before ``run_sweep`` returns);
 - plain ``ray.remote`` tasks (``num_cpus=1``), all submitted at once;
 - Ray Tune, a function trainable with ``reuse_actors=True`` and ``max_concurrent_trials=2``.
 
