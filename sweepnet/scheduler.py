@@ -5,8 +5,9 @@ the driver, checks the plan against it, and shares it read-only through Ray's ob
 worker actor per trial slot builds the plugin registries once and runs trial after trial, so a
 short trial does not pay for a process start. Each trial streams its per-epoch reports back (a
 generator actor method); the driver (:class:`~sweepnet.driver.SweepDriver`) calls the lifecycle
-hooks and the pruner, whose decision the worker waits for before the next epoch, so a pruned
-trial stops at the epoch it was judged on and frees its slot.
+hooks and the pruner. After an epoch at which the pruner may stop the trial (its
+``decision_epochs``) the worker waits for the decision before the next epoch, so a pruned trial
+stops at the epoch it was judged on and frees its slot.
 
 A worker that dies mid-trial is replaced and the trial re-run (``resources.max_retries``), then
 FAILED with the reason; an exception in model or plugin code fails only that trial. Ctrl-C stops
@@ -58,7 +59,7 @@ It runs inside the workers, so it must pickle: a module-level function (or a ``f
 of one) that the workers can import, or one defined in the ``__main__`` script."""
 
 _POLL_S = 0.1  # how long the loop waits for an event before checking for Ctrl-C
-_BATCH_S = 0.1  # how long a worker gathers the reports of a trial no pruner judges
+_BATCH_S = 0.1  # how long a worker gathers reports that need no decision before sending them
 _INTERRUPTED = "interrupted (Ctrl-C) before it finished"
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _T = TypeVar("_T")
