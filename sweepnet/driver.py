@@ -108,7 +108,8 @@ class _Attempt:
     started: float
     node: str | None = None
     worker: str | None = None
-    retries: int = 0
+    retries: int = 0  # re-runs after a lost worker
+    charged_losses: int = 0  # the losses counted against max_retries (see SweepDriver.lost)
     history: list[dict[str, float]] = field(default_factory=list)
     reported_epoch: int = 0  # highest epoch passed to the hooks and the pruner
     stop_epoch: int | None = None  # epoch at which the pruner said stop
@@ -261,8 +262,9 @@ class SweepDriver:
 
         With ``queued`` trials waiting behind it on that worker, the first of them may have begun
         and killed the worker before ``trial_id``'s result got out, so the loss cannot be pinned on
-        either: no retry is spent, and all of them are handed out again to run alone (see
-        :meth:`runs_alone`), where a loss has one culprit.
+        either: it is not counted against ``max_retries`` (the re-run still counts in the trial's
+        ``retries``), and all of them are handed out again to run alone (see :meth:`runs_alone`),
+        where a loss has one culprit.
 
         Returns
         -------
@@ -273,13 +275,14 @@ class SweepDriver:
             for spec in queued:
                 self.give_back(spec)
             self._alone.update([trial_id, *(spec.trial_id for spec in queued)])
-        elif attempt.retries < self.max_retries:
-            attempt.retries += 1
+        elif attempt.charged_losses < self.max_retries:
+            attempt.charged_losses += 1
         else:
             del self._attempts[trial_id]
             failed = self._unfinished(attempt, TrialState.FAILED, f"worker lost {attempt.retries + 1} times: {reason}")
             self._conclude(attempt, failed)
             return False
+        attempt.retries += 1
         attempt.history = []  # the retry starts from scratch and reports every epoch again
         self._retry.append(trial_id)
         return True

@@ -261,11 +261,21 @@ def test_a_loss_with_a_trial_queued_behind_spends_no_retry_and_both_then_run_alo
     assert driver.runs_alone(running) and driver.runs_alone(queued) and not driver.runs_alone(other)
     driver.start(queued)
     assert driver.lost(queued.trial_id, "node died") is True  # alone, so this loss is its own
-    for spec in (running, driver.next_trial(), other):
+    driver.start(running)
+    assert driver.lost(running.trial_id, "node died") is True  # its one retry was still unspent
+    assert driver.next_trial() == queued
+    driver.start(queued)
+    assert driver.lost(queued.trial_id, "node died") is False  # its one retry is spent
+    for spec in (driver.next_trial(), other):
         _run(driver, spec, 0.5)
     assert not driver.runs_alone(running) and not driver.runs_alone(queued)
-    retries = {spec.trial_id: result.retries for spec, result in driver.close().entries}
-    assert retries == {running.trial_id: 0, queued.trial_id: 1, other.trial_id: 0}
+    results = {spec.trial_id: result for spec, result in driver.close().entries}
+    assert {trial_id: (result.state, result.retries) for trial_id, result in results.items()} == {
+        running.trial_id: (TrialState.COMPLETED, 2),
+        queued.trial_id: (TrialState.FAILED, 1),
+        other.trial_id: (TrialState.COMPLETED, 0),
+    }
+    assert results[queued.trial_id].error.startswith("worker lost 2 times: ")
 
 
 def test_kill_all_marks_running_and_waiting_trials_killed():

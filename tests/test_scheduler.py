@@ -234,7 +234,10 @@ def test_a_trial_that_keeps_killing_its_worker_fails_after_the_retries():
     assert results[1].state is TrialState.FAILED and results[1].retries == 1
     assert results[1].error.startswith("worker lost 2 times: ")
     others = [result for x, result in results.items() if x != 1]
-    assert len(others) == 7 and {(result.state, result.retries) for result in others} == {(TrialState.COMPLETED, 0)}
+    assert len(others) == 7 and {result.state for result in others} == {TrialState.COMPLETED}
+    # At most the trial that ran just before the killer on its worker is re-run: its result may
+    # have been lost with the process (SweepDriver.lost with a trial queued behind).
+    assert sum(result.retries for result in others) <= 1
 
 
 def test_a_trial_queued_behind_the_running_one_starts_when_it_ends_with_its_own_results():
