@@ -64,6 +64,8 @@ class TrialResult:
     history : one dict per epoch (``epoch``, ``loss``, ``train_acc``, ``val_acc``, ``lr`` ...).
     weights : the trained (best) parameters, name -> array; ``None`` when not kept.
     error : traceback text of a FAILED trial, reason of a DIVERGED or KILLED one.
+    node, worker : where its last attempt ran (Ray node, worker process).
+    retries : how often it was re-run because its worker died.
     """
 
     trial_id: str
