@@ -301,5 +301,6 @@ def _speedup_part() -> list[tuple[str, bool]]:
     print("  two phases as the machine's speed drifts")
     return [(f"speed-up >= {SPEEDUP_GOAL}x", ratio >= SPEEDUP_GOAL)]
 
+
 if __name__ == "__main__":
     main()
