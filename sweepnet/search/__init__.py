@@ -16,12 +16,13 @@ from sweepnet.search.hyperband import HyperbandPruner
 from sweepnet.search.median import MedianPruner
 from sweepnet.search.pruner import NoPruner, Pruner
 from sweepnet.search.random_search import RandomSearcher
-from sweepnet.search.searcher import Mode, Searcher
+from sweepnet.search.searcher import MAX_TRIALS, Mode, Searcher
 from sweepnet.search.space import SPACE_KEYWORDS, SearchSpace, Suggest
 from sweepnet.search.stopping import StopCriteria
 from sweepnet.search.tpe import TPESearcher
 
 __all__ = [
+    "MAX_TRIALS",
     "SPACE_KEYWORDS",
     "ASHAPruner",
     "Categorical",

@@ -59,6 +59,15 @@ class Distribution(ABC):
     def sample(self, rng: np.random.Generator) -> Any:
         """One value drawn with ``rng``: uniformly, on a log scale when :attr:`is_log`."""
 
+    @property
+    def size(self) -> int | None:
+        """How many values there are, counted without listing them; None when not finite."""
+        return len(self.values()) if self.is_finite else None
+
+    def value_at(self, index: int) -> Any:
+        """``values()[index]``, without listing the values where the subclass can."""
+        return self.values()[index]
+
 
 @dataclass(frozen=True)
 class Float(Distribution):
@@ -95,6 +104,18 @@ class Float(Distribution):
             raise TypeError(f"{self} is continuous and has no finite list of values")
         first, last = _multiples(self.low, self.high, self.q)
         return tuple(_tidy(k * self.q) for k in range(first, last + 1))
+
+    @property
+    def size(self) -> int | None:
+        if self.q is None:
+            return None
+        first, last = _multiples(self.low, self.high, self.q)
+        return max(0, last - first + 1)
+
+    def value_at(self, index: int) -> float:
+        if self.q is None or not 0 <= index < self.size:
+            raise IndexError(f"{self} has no value number {index}")
+        return _tidy((_multiples(self.low, self.high, self.q)[0] + index) * self.q)
 
     def sample(self, rng: np.random.Generator) -> float:
         if self.log:
@@ -136,6 +157,16 @@ class Int(Distribution):
     def values(self) -> tuple[int, ...]:
         first, last = _multiples(self.low, self.high, self.q)
         return tuple(range(first * self.q, last * self.q + 1, self.q))
+
+    @property
+    def size(self) -> int:
+        first, last = _multiples(self.low, self.high, self.q)
+        return max(0, last - first + 1)
+
+    def value_at(self, index: int) -> int:
+        if not 0 <= index < self.size:
+            raise IndexError(f"{self} has no value number {index}")
+        return (_multiples(self.low, self.high, self.q)[0] + index) * self.q
 
     def sample(self, rng: np.random.Generator) -> int:
         first, last = _multiples(self.low, self.high, self.q)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sweepnet.errors import ConfigError
 from sweepnet.search.distributions import Distribution
-from sweepnet.search.searcher import Mode, Searcher
+from sweepnet.search.searcher import MAX_TRIALS, Mode, Searcher
 from sweepnet.search.space import SearchSpace
 
 __all__ = ["GridSearcher", "grid_points"]
@@ -28,6 +28,8 @@ class GridSearcher(Searcher):
     those seen so far, and product order feeds them the outer loop's trend (ascending learning
     rates ...), which defeats early stopping. ``shuffle: false`` keeps product order (the first
     parameter varying slowest). Either way the order is a function of the space and seed only.
+    A grid of more than :data:`~sweepnet.search.searcher.MAX_TRIALS` points is refused: it is
+    counted, never listed.
     """
 
     class Options(BaseModel):
@@ -47,22 +49,28 @@ class GridSearcher(Searcher):
                 )
         size = space.size
         assert size is not None  # every distribution is finite, checked above
+        if size > MAX_TRIALS:
+            raise ConfigError(
+                "search.searcher",
+                f"the grid has {size:,} points, more than the {MAX_TRIALS:,} trials a sweep may run; "
+                "grid fewer values, or sample the space with random or tpe and search.num_samples",
+            )
         self._size = size
-        self._points = self._ordered()
+        # Points are decoded from their number (SearchSpace.point), never listed: the order
+        # costs 8 bytes per point, the points themselves nothing until asked.
+        shuffled = self.options.shuffle
+        self._order = np.random.default_rng(self.seed).permutation(size) if shuffled else range(size)
+        self._asked = 0
 
     @property
     def total(self) -> int:
         return self._size
 
     def ask(self) -> dict[str, Any] | None:
-        return next(self._points, None)
-
-    def _ordered(self) -> Iterator[dict[str, Any]]:
-        if not self.options.shuffle:
-            return grid_points(self.space)
-        points = list(grid_points(self.space))
-        order = np.random.default_rng(self.seed).permutation(len(points))
-        return (points[i] for i in order)
+        if self._asked == self._size:
+            return None
+        self._asked += 1
+        return self.space.point(int(self._order[self._asked - 1]))
 
 
 def grid_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
@@ -91,10 +99,9 @@ def _walk(space: SearchSpace, digits: list[int]) -> tuple[dict[str, Any], list[i
     sizes: list[int] = []
 
     def suggest(path: str, distribution: Distribution) -> Any:
-        values = distribution.values()
         if len(sizes) == len(digits):
             digits.append(0)
-        sizes.append(len(values))
-        return values[digits[len(sizes) - 1]]
+        sizes.append(distribution.size)
+        return distribution.value_at(digits[len(sizes) - 1])
 
     return space.walk(suggest), sizes

@@ -12,9 +12,12 @@ from sweepnet.records import TrialState
 from sweepnet.registry import validate_options
 from sweepnet.search.space import SearchSpace
 
-__all__ = ["Mode", "NoOptions", "Searcher", "check_mode"]
+__all__ = ["MAX_TRIALS", "Mode", "NoOptions", "Searcher", "check_mode"]
 
 Mode = Literal["max", "min"]
+
+MAX_TRIALS = 100_000
+"""Most trials one sweep may run: the points of a grid, ``search.num_samples``."""
 
 
 class NoOptions(BaseModel):

@@ -39,9 +39,13 @@ from typing import Any
 from sweepnet.errors import ConfigError
 from sweepnet.search.distributions import Categorical, Distribution, Float, Int
 
-__all__ = ["SPACE_KEYWORDS", "SearchSpace", "Suggest"]
+__all__ = ["MAX_OPTIONS", "SPACE_KEYWORDS", "SearchSpace", "Suggest"]
 
 SPACE_KEYWORDS = ("grid", "choice", "uniform", "loguniform", "randint", "quniform", "qloguniform", "qrandint")
+
+MAX_OPTIONS = 1000
+"""Most options of one ``choice`` or ``grid``: every option is validated before the sweep starts."""
+_MAX_INT_BOUND = 2**62  # randint's hi + 1 must fit numpy's int64
 
 Suggest = Callable[[str, Distribution], Any]
 """``suggest(path, distribution) -> value``: picks the value of one parameter during a walk."""
@@ -125,8 +129,26 @@ class SearchSpace:
 
     @property
     def size(self) -> int | None:
-        """Number of distinct points when every distribution is finite, else None."""
-        return _size(self._template)
+        """Number of distinct points when every distribution is finite, else None (counted, not listed)."""
+        return _size(self._template, {})
+
+    def point(self, index: int) -> dict[str, Any]:
+        """Point number ``index`` of a finite space, in the order a grid lists them (the last
+        parameter varying fastest; a choice's branches one after the other), without listing
+        the points before it.
+
+        Raises
+        ------
+        IndexError
+            when the space is not finite or has no point ``index``.
+        """
+        sizes: dict[int, int | None] = {}
+        size = _size(self._template, sizes)
+        if size is None or not 0 <= index < size:
+            raise IndexError(f"the search space has no point number {index} (it has {size} points)")
+        params: dict[str, Any] = {}
+        _point(self._template, "", index, sizes, params)
+        return params
 
 
 def _parse(node: Any, path: str) -> Any:
@@ -162,7 +184,7 @@ def _parse_space(keyword: str, args: Any, path: str) -> Distribution:
         return _parse_categorical(keyword, args, path)
     quantised = keyword.startswith("q")
     if not isinstance(args, list | tuple) or len(args) != (3 if quantised else 2):
-        raise ConfigError(path, f"{keyword} takes {'[lo, hi, q]' if quantised else '[lo, hi]'}, got {args!r}")
+        raise ConfigError(path, f"{keyword} takes {'[lo, hi, q]' if quantised else '[lo, hi]'}, got {_short(args)}")
     bounds = [_number(keyword, arg, path) for arg in args]
     low, high = bounds[:2]
     if not low < high:
@@ -175,17 +197,27 @@ def _parse_space(keyword: str, args: Any, path: str) -> Distribution:
     if keyword.endswith("randint"):
         if not all(isinstance(b, Integral) for b in bounds):
             raise ConfigError(path, f"{keyword} takes integers, got {list(args)}")
+        if max(abs(low), abs(high)) > _MAX_INT_BOUND:
+            raise ConfigError(path, f"{keyword} bounds must be at most 2**62 in magnitude, got {list(args)}")
         distribution: Distribution = Int(int(low), int(high), int(q or 1))
     else:
         distribution = Float(float(low), float(high), log="log" in keyword, q=None if q is None else float(q))
-    if distribution.is_finite and not distribution.values():
+    try:
+        size = distribution.size
+    except OverflowError:  # hi / q beyond the floats
+        raise ConfigError(path, f"{keyword} has too many multiples of q={q} between {low} and {high}") from None
+    if size == 0:
         raise ConfigError(path, f"{keyword} has no multiple of q={q} between {low} and {high}")
     return distribution
 
 
 def _parse_categorical(keyword: str, args: Any, path: str) -> Categorical:
     if not isinstance(args, list | tuple) or not args:
-        raise ConfigError(path, f"{keyword} takes a non-empty list of options, got {args!r}")
+        raise ConfigError(path, f"{keyword} takes a non-empty list of options, got {_short(args)}")
+    if len(args) > MAX_OPTIONS:
+        raise ConfigError(
+            path, f"{keyword} has {len(args):,} options; at most {MAX_OPTIONS:,} (a range such as randint takes any number)"
+        )
     for option in args:
         if isinstance(option, dict) and len(option) == 1 and next(iter(option)) in SPACE_KEYWORDS:
             raise ConfigError(
@@ -253,19 +285,63 @@ def _leaves(node: Any, path: str) -> Iterator[tuple[str, Distribution]]:
             yield from _leaves(item, f"{path}[{i}]")
 
 
-def _size(node: Any) -> int | None:
-    """Number of points of ``node``: options add up, mapping and list entries multiply."""
+def _size(node: Any, sizes: dict[int, int | None]) -> int | None:
+    """Number of points of ``node``: options add up, mapping and list entries multiply.
+
+    ``sizes`` caches the answer for every node below ``node`` (by ``id``), for :func:`_point`.
+    """
     if isinstance(node, Distribution) and not isinstance(node, Categorical):
-        return len(node.values()) if node.is_finite else None
-    if isinstance(node, Categorical):
-        children: Any = node.options
+        size = node.size
     else:
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-    sizes = [size for size in map(_size, children) if size is not None]
-    if len(sizes) < len(children):
-        return None
-    return sum(sizes) if isinstance(node, Categorical) else math.prod(sizes)
+        children = _children(node)
+        counts = [_size(child, sizes) for child in children]
+        if any(count is None for count in counts):
+            size = None
+        else:
+            size = sum(counts) if isinstance(node, Categorical) else math.prod(counts)
+    sizes[id(node)] = size
+    return size
+
+
+def _children(node: Any) -> list[Any]:
+    """The options of a choice, the values of a mapping, the items of a list; ``[]`` otherwise."""
+    if isinstance(node, Categorical):
+        return list(node.options)
+    if isinstance(node, dict):
+        return list(node.values())
+    return node if isinstance(node, list) else []
+
+
+def _point(node: Any, path: str, index: int, sizes: dict[int, int | None], params: dict[str, Any]) -> None:
+    """Record in ``params`` the parameters of point number ``index`` of ``node`` (product order).
+
+    Mirrors the walk: a mapping's or list's entries form a mixed-radix number whose last digit
+    varies fastest, a choice's points are its options' points one option after the other.
+    """
+    if isinstance(node, Categorical):
+        for label, option in zip(node.labels, node.options, strict=True):
+            count = sizes[id(option)]
+            if index < count:
+                params[path] = label
+                _point(option, path, index, sizes, params)
+                return
+            index -= count
+    elif isinstance(node, Distribution):
+        params[path] = node.value_at(index)
+    elif isinstance(node, dict | list):
+        entries = node.items() if isinstance(node, dict) else ((f"[{i}]", item) for i, item in enumerate(node))
+        entries = list(entries)
+        stride = math.prod(sizes[id(item)] for _, item in entries)
+        for key, item in entries:
+            stride //= sizes[id(item)]
+            child = f"{path}{key}" if isinstance(node, list) else _join(path, key)
+            _point(item, child, index // stride % sizes[id(item)], sizes, params)
 
 
 def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

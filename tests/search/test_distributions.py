@@ -120,3 +120,30 @@ def test_categorical_samples_every_option_uniformly() -> None:
     rng = np.random.default_rng(0)
     samples = [distribution.sample(rng) for _ in range(3000)]
     assert all(abs(samples.count(label) / 3000 - 1 / 3) < 0.03 for label in "abc")
+
+
+@given(
+    st.one_of(
+        st.builds(Int, st.integers(-50, 50), st.integers(50, 120), st.integers(1, 7)),
+        st.builds(
+            lambda low, width, q: Float(low, low + width, q=q),
+            st.floats(-5, 5),
+            st.floats(0.5, 20),
+            st.sampled_from([0.1, 0.25, 1.0, 3.0]),
+        ),
+        st.builds(lambda n: Categorical(tuple(range(n)), tuple(range(n))), st.integers(1, 9)),
+    )
+)
+def test_size_and_value_at_agree_with_the_listed_values(distribution) -> None:
+    values = distribution.values()
+    assert distribution.size == len(values)
+    assert [distribution.value_at(i) for i in range(len(values))] == list(values)
+
+
+def test_size_counts_without_listing() -> None:
+    assert Int(0, 10**15).size == 10**15 + 1
+    assert Int(0, 10**15).value_at(10**15) == 10**15
+    assert Float(0.0, 1.0, q=1e-9).size == 10**9 + 1
+    assert Float(0.0, 1.0).size is None
+    with pytest.raises(IndexError):
+        Int(0, 3).value_at(4)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sweepnet.errors import ConfigError
 from sweepnet.records import TrialState
-from sweepnet.search import GridSearcher, SearchSpace, grid_points
+from sweepnet.search import MAX_TRIALS, GridSearcher, SearchSpace, grid_points
 
 _grids = st.dictionaries(
     st.sampled_from(["lr", "reg", "ws", "hidden", "dropout"]),
@@ -111,3 +113,56 @@ def test_tell_is_accepted_and_does_not_change_the_sequence() -> None:
     told.tell(first, 0.5, TrialState.COMPLETED)
     told.tell({"a": 3}, None, TrialState.FAILED)  # a re-fed result, never asked here
     assert [first, *_drain(told)] == _drain(_searcher(config))
+
+
+_CONDITIONAL = {
+    "lr": {"grid": [0.1, 0.01, 0.001]},
+    "rule": {
+        "choice": [
+            {"name": "sgd"},
+            {"name": "momentum", "m": {"quniform": [0.5, 0.9, 0.1]}, "nesterov": {"choice": [True, False]}},
+            {"name": "adam", "beta": {"grid": [[{"choice": [0.8, 0.9]}, 0.999], [0.99, 0.9]]}},
+        ]
+    },
+    "hidden": [{"qrandint": [16, 64, 16]}, 8],
+}
+
+
+def test_points_decoded_from_their_number_are_the_product_in_order() -> None:
+    space = SearchSpace(_CONDITIONAL)
+    product = list(grid_points(space))
+    assert space.size == len(product) == 3 * (1 + 5 * 2 + 3) * 4
+    assert [space.point(i) for i in range(space.size)] == product
+    assert [list(space.point(i)) for i in range(space.size)] == [list(point) for point in product]  # walk order
+    with pytest.raises(IndexError):
+        space.point(space.size)
+
+
+@settings(deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_the_order_is_the_one_of_the_listed_grid(seed: int, shuffle: bool) -> None:
+    """The points are no longer listed, but come in the order a listed grid gave them (resume relies on it)."""
+    space = SearchSpace(_CONDITIONAL)
+    listed = list(grid_points(space))
+    if shuffle:
+        listed = [listed[i] for i in np.random.default_rng(seed).permutation(len(listed))]
+    searcher = GridSearcher(space, seed=seed, metric="m", mode="max", shuffle=shuffle)
+    assert _drain(searcher) == listed
+
+
+def test_a_grid_above_the_limit_is_counted_not_listed() -> None:
+    config = {"model": {"a": {"qrandint": [1, 10**6, 1]}, "b": {"qrandint": [1, 10**6, 1]}}}
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError, match=r"the grid has 1,000,000,000,000 points, more than the 100,000 trials"):
+            _searcher(config)
+        assert tracemalloc.get_traced_memory()[1] < 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_grid_at_the_limit_keeps_only_its_order() -> None:
+    searcher = _searcher({"a": {"qrandint": [1, MAX_TRIALS, 1]}})
+    assert searcher.total == MAX_TRIALS
+    seen = {searcher.ask()["a"] for _ in range(1000)}
+    assert len(seen) == 1000 and seen <= set(range(1, MAX_TRIALS + 1))

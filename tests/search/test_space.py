@@ -272,6 +272,9 @@ def test_resolve_rejects_params_outside_the_space(params: dict, path: str, fragm
             "lo < hi",
         ),
         ({"layers": [1, {"grid": [{"name": "conv", "k": {"randint": [3, 3]}}]}]}, "layers[1].k", "lo < hi"),
+        ({"a": {"choice": list(range(1001))}}, "a", "choice has 1,001 options; at most 1,000"),
+        ({"a": {"randint": [0, 2**62 + 1]}}, "a", r"at most 2\*\*62 in magnitude"),
+        ({"a": {"quniform": [0, 1e300, 1e-300]}}, "a", "too many multiples"),
     ],
 )
 def test_invalid_space_names_its_dotted_path(config: dict, path: str, fragment: str) -> None:
