@@ -107,6 +107,21 @@ class ModelPlugin(ABC):
             naming the ``model.*`` field when the options do not fit the data (before any training).
         """
 
+    def count_params(self, options: BaseModel, meta: DatasetMeta) -> int | None:
+        """How many parameters :meth:`build` would create for ``options`` and ``meta``, found
+        without allocating them; None when the plugin cannot tell.
+
+        sweepnet refuses a trial whose parameters would take more than ``resources.max_model_mb``
+        before building its model, so a typo such as ``hidden_dims: [20000000]`` costs an error
+        message instead of gigabytes. A model that returns None is built unchecked.
+
+        Raises
+        ------
+        ConfigError
+            naming the ``model.*`` field when the options do not fit the data.
+        """
+        return None
+
 
 def resolve_rng(seed: int | None, rng: np.random.Generator | None) -> np.random.Generator:
     """The generator a model draws from: ``rng``, else a new one seeded with ``seed``."""

@@ -22,7 +22,6 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,13 +40,14 @@ from sweepnet.schema import (
     SweepConfig,
     Tracking,
     TrialSetup,
+    check_values,
     component_at,
     parse_component_options,
     parse_named,
     setup_trial,
 )
 from sweepnet.search import Pruner, SearchSpace, Searcher, StopCriteria
-from sweepnet.yamlfile import parse_yaml
+from sweepnet.yamlfile import parse_yaml, read_sweep_file
 
 __all__ = ["SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]
 
@@ -72,12 +72,7 @@ def load_plan(
     PluginError
         when a plugin itself is broken.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "no such sweep file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(str(path), f"cannot read the sweep file: {getattr(err, 'strerror', None) or err}") from None
+    text = read_sweep_file(path)
     return plan_from_text(text, overrides, source=str(path), registries=registries)
 
 
@@ -102,6 +97,7 @@ def plan_from_text(
         if not isinstance(raw, dict):
             raise ConfigError("", f"a sweep file is a mapping of sections (name, data, model, ...), not a {_kind(raw)}")
         raw = apply_overrides(raw, overrides)
+        check_values(raw)
         return SweepPlan(
             raw, config_text=text, overrides=overrides, source=source, registries=registries or get_registries()
         )
@@ -231,6 +227,9 @@ class SweepPlan:
             for a point that is not in :attr:`space` or whose values are invalid.
         """
         setup = setup_trial(self.space.resolve(params), self.registries)
+        if self._data_meta is not None:  # a point no probe covered may still be too large
+            with _located(self.source, self._override_paths):
+                _check_model_size(setup, self._data_meta)
         config = setup.config.model_dump(mode="json")
         trial_id = trial_id_of(config)
         return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id))
@@ -253,7 +252,9 @@ class SweepPlan:
 
         The metric must be one that trials report for the data set's task, and the model of
         every probe point is built (initialisation only), so a layer stack that does not fit
-        the inputs or a loss that does not suit the task is a :class:`ConfigError` now.
+        the inputs or a loss that does not suit the task is a :class:`ConfigError` now. Before
+        it is built, its parameter memory is estimated from its options and refused above
+        ``resources.max_model_mb``, and a batch larger than the training split is refused.
         """
         self._data_meta = meta = dataset.meta
         with _located(self.source, self._override_paths):
@@ -265,10 +266,13 @@ class SweepPlan:
                 )
             built: set[str] = set()
             for probe, setup in self._setups:
+                with _probing(probe):
+                    _check_batch_size(setup, dataset)
                 key = json.dumps([setup.config.model, setup.config.solver.dtype], sort_keys=True, default=repr)
                 if key not in built:
                     built.add(key)
                     with _probing(probe):
+                        _check_model_size(setup, meta)
                         _build_model(setup, meta)
 
     # ------------------------------------------------------------------ helpers
@@ -346,6 +350,41 @@ def _total_trials(total: int | None, search: SearchSection) -> int | None:
             "search.time_budget_s or search.target",
         )
     return min(bounds) if bounds else None
+
+
+def _check_batch_size(setup: TrialSetup, dataset: Dataset) -> None:
+    """Refuse a minibatch larger than the data a trial trains on (it would draw duplicates).
+
+    The Solver's ``solver.batch_size`` for ``"solver"`` models, a classic model's own
+    ``batch_size`` option (the linear classifiers) for the others.
+    """
+    train = len(dataset.X_train)
+    if dataset.folds:  # cross-validated trials train on k - 1 folds
+        train = min(len(train_idx) for train_idx, _ in dataset.folds)
+    if setup.trainer == "solver":
+        field, size = "solver.batch_size", setup.config.solver.batch_size
+    else:
+        field, size = "model.batch_size", getattr(setup.model_options, "batch_size", None)
+    if isinstance(size, int) and size > train:
+        raise ConfigError(
+            field, f"{size} is larger than the {train} training samples of {dataset.meta.name!r} a trial trains on"
+        )
+
+
+def _check_model_size(setup: TrialSetup, meta: DatasetMeta) -> None:
+    """Refuse a model whose parameters would take more than ``resources.max_model_mb`` (estimated
+    from its options by ``ModelPlugin.count_params``, nothing allocated)."""
+    count = setup.model.obj().count_params(setup.model_options, meta)
+    if count is None:
+        return
+    megabytes = count * np.dtype(setup.config.solver.dtype).itemsize / 1e6
+    budget = setup.config.resources.max_model_mb
+    if megabytes > budget:
+        raise ConfigError(
+            "model",
+            f"{setup.model.name} would have {count:,} parameters, {megabytes:,.0f} MB in "
+            f"{setup.config.solver.dtype}, more than resources.max_model_mb ({budget:g} MB)",
+        )
 
 
 def _build_model(setup: TrialSetup, meta: DatasetMeta) -> None:

@@ -6,7 +6,8 @@ impossible, but a value is typically invalid because it lies beyond a bound, so 
 each end of every range and each option of every ``choice``/``grid``. The probe points are a base
 point (every parameter at its first candidate) and, for every parameter and each of its other
 candidates, the base point with that one parameter changed -- taking the branches that lead to it,
-so parameters of conditional branches are probed too.
+so parameters of conditional branches are probed too. One more point, the high corner, takes the
+high end of every range at once: the largest model of the ranges.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sweepnet.errors import ConfigError
 from sweepnet.search import Categorical, Distribution, Float, Int, SearchSpace
 
-__all__ = ["Probe", "candidates", "probe_points"]
+__all__ = ["MAX_PROBES", "Probe", "candidates", "probe_points"]
+
+MAX_PROBES = 2000
+"""Most probe points of a sweep: each is validated, and its model built, before the first trial."""
+_HIGH_CORNER = object()  # the target of the probe that takes every range's high end
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,14 @@ class Probe:
     def describe(self, path: str) -> str:
         """Which value of which space the point takes at (or above) config path ``path``, or ``""``.
 
-        E.g. ``"the search space uniform[-1.0, 1.0] allows -1.0"`` for an error at that space.
+        E.g. ``"the search space uniform[-1.0, 1.0] allows -1.0"`` for an error at that space, or
+        ``"at model.hidden_dims[0] = 40000, model.hidden_dims[1] = 40000"`` for an error about the
+        section holding those parameters.
         """
         owners = [p for p in self.params if path == p or path.startswith((f"{p}.", f"{p}["))]
-        if not owners:
-            return ""
+        if not owners:  # an error about a whole section: name the searched values inside it
+            inside = [f"{p} = {value!r}" for p, value in self.params.items() if p.startswith((f"{path}.", f"{path}["))]
+            return f"at {', '.join(inside)}" if inside else ""
         owner = max(owners, key=len)
         where = "" if owner == path else f" at {owner}"
         return f"the search space {self.distributions[owner]}{where} allows {self.params[owner]!r}"
@@ -57,12 +66,32 @@ def candidates(distribution: Distribution) -> tuple[Any, ...]:
 
 
 def probe_points(space: SearchSpace) -> Iterator[Probe]:
-    """The base point, then every candidate of every parameter (points seen before skipped)."""
+    """The base point, the high corner, then every candidate of every parameter (points seen
+    before skipped).
+
+    The high corner takes the high end of every range at once: model sizes grow with each of
+    their options, so it holds the largest model of ranges that no single-parameter probe reaches
+    (``hidden_dims: [{randint: [1, 40000]}, {randint: [1, 40000]}]``).
+
+    Raises
+    ------
+    ConfigError
+        when the space has more than :data:`MAX_PROBES` candidates, naming its largest space.
+    """
+    leaves = [(path, distribution, candidates(distribution)) for path, distribution in space.leaves()]
+    count = 2 + sum(len(values) for _, _, values in leaves)
+    if count > MAX_PROBES:
+        path = max(leaves, key=lambda leaf: len(leaf[2]))[0]
+        raise ConfigError(
+            path,
+            f"the search spaces have {count - 2:,} options and range ends in all; at most {MAX_PROBES - 2:,} "
+            "are checked before a sweep (use ranges such as randint rather than long lists)",
+        )
     seen: set[str] = set()
     # Every candidate, first ones included: a parameter inside a branch the base point does not
     # take gets its first candidate probed only here.
-    targets = [(None, None)] + [
-        (distribution, value) for _, distribution in space.leaves() for value in candidates(distribution)
+    targets = [(None, None), (_HIGH_CORNER, None)] + [
+        (distribution, value) for _, distribution, values in leaves for value in values
     ]
     for target, value in targets:
         probe = _walk(space, target, value)
@@ -72,7 +101,7 @@ def probe_points(space: SearchSpace) -> Iterator[Probe]:
             yield probe
 
 
-def _walk(space: SearchSpace, target: Distribution | None, value: Any) -> Probe:
+def _walk(space: SearchSpace, target: Distribution | object | None, value: Any) -> Probe:
     """The point taking ``value`` for ``target``, the branches leading to it, else first candidates."""
     distributions: dict[str, Distribution] = {}
 
@@ -80,6 +109,8 @@ def _walk(space: SearchSpace, target: Distribution | None, value: Any) -> Probe:
         distributions[path] = distribution
         if distribution is target:
             return value
+        if target is _HIGH_CORNER and not isinstance(distribution, Categorical):
+            return candidates(distribution)[-1]
         if isinstance(distribution, Categorical):
             for label, option in zip(distribution.labels, distribution.options, strict=True):
                 if _holds(option, target):

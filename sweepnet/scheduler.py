@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ray
 from ray.exceptions import RayError, RayTaskError
@@ -113,12 +113,13 @@ def run_sweep(
         hook.sweepnet_sweep_prepare(sweep=plan.sweep_info(resumed=resume, data_meta=dataset.meta))
         return dataset
 
-    prepared = _in_background(prepare)  # while Ray starts
+    prepared = _Background(prepare)  # while Ray starts
     _connect(address, dashboard)
+    prepared.raise_failure()  # a bad config found meanwhile: no worker needs to start
     pool = _Pool(plan, trial_fn, progress)
     try:  # the workers boot while the plugins prepare, the history is read and sweep_start runs
         pool.boot(_slot_count(plan, max_concurrent))
-        dataset = prepared()
+        dataset = prepared.result()
         history = _history(plan, hook, dataset.meta) if resume else ()
         driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
         pool.start(ray.put(dataset), driver)
@@ -538,27 +539,36 @@ def _sigint_flag() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _in_background(call: Callable[[], _T]) -> Callable[[], _T]:
-    """Start ``call()`` on a daemon thread (an early exit need not wait for it); the function
-    returned waits for it to end and returns its result, or raises what it raised."""
-    outcome: list[Any] = []
+class _Background(Generic[_T]):
+    """``call()`` on a daemon thread of its own (an early exit need not wait for it)."""
 
-    def target() -> None:
-        try:
-            outcome.append(call())
-        except BaseException as err:  # re-raised in the caller's thread
-            outcome.append(err)
+    def __init__(self, call: Callable[[], _T]) -> None:
+        self._outcome: list[Any] = []
 
-    thread = threading.Thread(target=target, name="sweepnet-prepare", daemon=True)
-    thread.start()
+        def target() -> None:
+            try:
+                self._outcome.append(call())
+            except BaseException as err:  # re-raised in the caller's thread
+                self._outcome.append(err)
 
-    def wait() -> _T:
-        thread.join()
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
+        self._thread = threading.Thread(target=target, name="sweepnet-prepare", daemon=True)
+        self._thread.start()
 
-    return wait
+    def result(self) -> _T:
+        """Wait for ``call()`` to end; return its result, or raise what it raised."""
+        self._thread.join()
+        return self._result()
+
+    def raise_failure(self) -> None:
+        """Raise what ``call()`` raised if it has already ended so; return at once otherwise."""
+        if not self._thread.is_alive():
+            self._result()
+
+    def _result(self) -> _T:
+        outcome = self._outcome[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
 
 def _one_line(err: BaseException | None) -> str:

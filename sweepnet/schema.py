@@ -21,28 +21,31 @@ A sweep file is a mapping of sections::
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    NonNegativeFloat,
-    NonNegativeInt,
-    PositiveFloat,
-    PositiveInt,
-    ValidationError,
-    field_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
 
 from sweepnet.data import DataSpec
 from sweepnet.errors import ConfigError
 from sweepnet.registry import Component, Registries, Registry, UnknownComponentError
+from sweepnet.search.searcher import MAX_TRIALS
 
 __all__ = [
+    "DEFAULT_MAX_MODEL_MB",
+    "MAX_BATCH_SIZE",
+    "MAX_CONCURRENT",
+    "MAX_CPUS_PER_TRIAL",
+    "MAX_EPOCHS",
+    "MAX_FLUSH_TIMEOUT_S",
+    "MAX_GPUS_PER_TRIAL",
+    "MAX_INTEGER",
+    "MAX_MODEL_MB",
+    "MAX_RETRIES",
+    "MAX_TIME_BUDGET_S",
     "METRICS",
     "Resources",
     "SearchSection",
@@ -50,9 +53,11 @@ __all__ = [
     "SweepConfig",
     "Tracking",
     "TrialSetup",
+    "check_values",
     "component_at",
     "parse_component_options",
     "parse_named",
+    "refuse_conversions",
     "section_models",
     "setup_trial",
     "validate_model",
@@ -64,10 +69,26 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 """The metrics a trial reports per task, that a sweep may optimise; the first is the default."""
 
+# Ranges of the numbers of a sweep file (docs/configuration.md lists them). Anything larger is a
+# typo or an attack: it would make the driver or a trial allocate or wait without bound.
+MAX_INTEGER = 2**63 - 1
+"""Largest magnitude of any integer in a sweep file (plugin options included)."""
+MAX_BATCH_SIZE = 1_000_000
+MAX_EPOCHS = 100_000
+MAX_TIME_BUDGET_S = 10_000_000.0
+MAX_CPUS_PER_TRIAL = 1024.0
+MAX_GPUS_PER_TRIAL = 64.0
+MAX_CONCURRENT = 10_000
+MAX_RETRIES = 100
+DEFAULT_MAX_MODEL_MB = 512.0
+"""Default ``resources.max_model_mb``: the largest parameter memory of a model a trial may build."""
+MAX_MODEL_MB = 1_000_000.0
+MAX_FLUSH_TIMEOUT_S = 86_400.0
+
 
 class _Section(BaseModel):
     # strict: a quoted "64" or a `true` is not a batch size; YAML already gives numbers their type.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class SolverSection(_Section):
@@ -76,8 +97,8 @@ class SolverSection(_Section):
     update_rule: str | dict[str, Any] = "sgd"
     optim_config: dict[str, Any] = Field(default_factory=dict)
     lr_decay: float = Field(1.0, gt=0, le=1)
-    batch_size: PositiveInt = 100
-    num_epochs: PositiveInt = 10
+    batch_size: int = Field(100, gt=0, le=MAX_BATCH_SIZE)
+    num_epochs: int = Field(10, gt=0, le=MAX_EPOCHS)
     num_train_samples: PositiveInt | None = 1000
     num_val_samples: PositiveInt | None = None
     divergence_factor: float | None = Field(100.0, gt=1)
@@ -88,19 +109,21 @@ class SearchSection(_Section):
     """``search:``, which searcher proposes the points and when the sweep stops starting trials."""
 
     searcher: str = "random"
-    num_samples: PositiveInt | None = None
-    time_budget_s: PositiveFloat | None = None
+    num_samples: int | None = Field(None, gt=0, le=MAX_TRIALS)
+    time_budget_s: float | None = Field(None, gt=0, le=MAX_TIME_BUDGET_S)
     target: float | None = None
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class Resources(_Section):
-    """``resources:``, what each trial gets from Ray, and how often a failed trial is retried."""
+    """``resources:``, what each trial gets from Ray, how often a failed trial is retried, and the
+    largest model a trial may build."""
 
-    cpus_per_trial: PositiveFloat = 1.0
-    gpus_per_trial: NonNegativeFloat = 0.0
-    max_concurrent: PositiveInt | None = None
-    max_retries: NonNegativeInt = 2
+    cpus_per_trial: float = Field(1.0, gt=0, le=MAX_CPUS_PER_TRIAL)
+    gpus_per_trial: float = Field(0.0, ge=0, le=MAX_GPUS_PER_TRIAL)
+    max_concurrent: int | None = Field(None, gt=0, le=MAX_CONCURRENT)
+    max_retries: int = Field(2, ge=0, le=MAX_RETRIES)
+    max_model_mb: float = Field(DEFAULT_MAX_MODEL_MB, gt=0, le=MAX_MODEL_MB)
 
 
 class Tracking(_Section):
@@ -108,7 +131,7 @@ class Tracking(_Section):
 
     uri: str | None = None
     enabled: bool = True
-    flush_timeout: PositiveFloat = 60.0
+    flush_timeout: float = Field(60.0, gt=0, le=MAX_FLUSH_TIMEOUT_S)
 
 
 class SweepConfig(_Section):
@@ -129,6 +152,14 @@ class SweepConfig(_Section):
     mode: Literal["max", "min"] | None = None
     resources: Resources = Field(default_factory=Resources)
     tracking: Tracking = Field(default_factory=Tracking)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_sweep_name(cls, name: str) -> str:
+        # The slot for the sweep-name rules the tracking store needs (length, `.`, `..`, a
+        # leading `-`): they belong with the store's code; call them here so that `validate`
+        # refuses such a name too. Today only the pattern above applies.
+        return name
 
     @field_validator("metric")
     @classmethod
@@ -230,14 +261,93 @@ def component_at(registry: Registry, name: str, field: str) -> Component:
 
 
 def parse_component_options(component: Component, data: dict[str, Any], field: str) -> BaseModel | None:
-    """``component.parse_options(data, field)``, suggesting the closest key for an unknown one."""
+    """``component.parse_options(data, field)``, suggesting the closest key for an unknown one.
+
+    Plugins' options validate in pydantic's lax mode, which would take ``true`` as the number 1
+    and the text ``"64"`` as 64; such a conversion is refused here, naming the value.
+    """
     try:
-        return component.parse_options(data, field)
+        options = component.parse_options(data, field)
     except ConfigError as err:
         key = err.field.removeprefix(f"{field}.")
         if component.options is not None and err.reason.startswith("unknown key") and key in data:
             raise ConfigError(err.field, _unknown_key(key, list(component.options.model_fields))) from None
+        if err.reason.startswith("Value error, "):  # a validator's own message says what was wrong
+            reason, got, _ = err.reason.removeprefix("Value error, ").rpartition(", got ")
+            raise ConfigError(err.field, reason if got else err.reason.removeprefix("Value error, ")) from None
         raise
+    if options is not None:
+        refuse_conversions(data, options, field)
+    return options
+
+
+def check_values(data: Any, field: str = "") -> None:
+    """Refuse numbers no sweep file needs, anywhere in ``data`` (plugin options included).
+
+    Every float must be finite (``.inf`` and ``.nan`` are refused: a ``reg: .inf`` fails every
+    trial, a ``cpus_per_trial: .inf`` cannot be scheduled) and every integer at most
+    :data:`MAX_INTEGER` in magnitude (a 5,000-digit number is a typo or an attack).
+
+    Parameters
+    ----------
+    data : plain data as the YAML reader returns it.
+    field : dotted path of ``data`` ("" at the top level).
+
+    Raises
+    ------
+    ConfigError
+        naming the dotted path of the first such value.
+    """
+    stack = [(field, data)]
+    while stack:  # no recursion: the reader bounds the depth, but the walk need not rely on it
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((_join(path, [key]), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list | tuple):
+            stack.extend((_join(path, [i]), item) for i, item in reversed(list(enumerate(value))))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(path, f"must be a finite number, got {value!r}")
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            raise ConfigError(path, f"{_short(value)} is out of range (integers are at most 2**63 - 1 in magnitude)")
+
+
+def refuse_conversions(raw: Any, validated: Any, field: str) -> None:
+    """Refuse values that pydantic's lax mode converted between text, booleans and numbers.
+
+    Walks ``raw`` (as written) and ``validated`` (the validated model or its values) side by side:
+    a ``true`` that became ``1``, a ``"64"`` that became ``64``, a ``1`` that became ``True``.
+
+    Raises
+    ------
+    ConfigError
+        naming the dotted path of the first converted value.
+    """
+    stack = [(field, raw, validated)]
+    while stack:
+        path, written, value = stack.pop()
+        if isinstance(value, BaseModel) and isinstance(written, dict):
+            fields = type(value).model_fields
+            stack.extend((_join(path, [key]), item, getattr(value, key)) for key, item in written.items() if key in fields)
+        elif isinstance(value, dict) and isinstance(written, dict):
+            stack.extend((_join(path, [key]), item, value[key]) for key, item in written.items() if key in value)
+        elif isinstance(value, list | tuple) and isinstance(written, list | tuple) and len(value) == len(written):
+            stack.extend((_join(path, [i]), *pair) for i, pair in enumerate(zip(written, value)))
+        else:
+            reason = _conversion(written, value)
+            if reason:
+                raise ConfigError(path, reason)
+
+
+def _conversion(written: Any, value: Any) -> str:
+    """Why taking ``written`` as ``value`` is refused, or ``""``."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and isinstance(written, bool):
+        return f"expected a number, got {str(written).lower()}"
+    if number and isinstance(written, str):
+        return f"expected a number, got the text {_short(written)}"
+    if isinstance(value, bool) and not isinstance(written, bool):
+        return f"expected true or false, got {_short(written)}"
+    return ""
 
 
 def validate_model(model: type[BaseModel], data: Any, field: str = "") -> Any:
@@ -253,7 +363,7 @@ def validate_model(model: type[BaseModel], data: Any, field: str = "") -> Any:
         what = "a sweep file" if not field else field
         raise ConfigError(field, f"{what} must be a mapping of keys, got {_kind(data)} {data!r}")
     try:
-        return model.model_validate(data)
+        validated = model.model_validate(data)
     except ValidationError as err:
         # A misspelt key is both unknown and leaves a required one missing: name the misspelling.
         error = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
@@ -268,6 +378,8 @@ def validate_model(model: type[BaseModel], data: Any, field: str = "") -> Any:
             message = error["msg"].removeprefix("Value error, ")
             reason = message if error["type"] == "value_error" else f"{message}, got {_short(error['input'])}"
         raise ConfigError(path, reason) from None
+    refuse_conversions(data, validated, field)
+    return validated
 
 
 def section_models() -> dict[str, type[BaseModel]]:

@@ -180,7 +180,7 @@ _TINY_CIFAR = [_CIFAR_OPTIONS, "data.num_train=100", "data.num_val=50", "data.nu
 
 
 def test_features_svm_runs_on_cifar10_files(real_format_home, tracking_uri, capsys):
-    overrides = [f"data.data_dir={real_format_home}", *_TINY_CIFAR, "model.num_iters=50"]
+    overrides = [f"data.data_dir={real_format_home}", *_TINY_CIFAR, "model.num_iters=50", "model.batch_size=50"]
     _sweep("features_svm.yaml", overrides, tracking_uri, capsys)
 
 

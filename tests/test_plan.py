@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 
 import pytest
 
@@ -224,6 +226,74 @@ def test_check_builds_every_probe_points_model(builtin_registries):
     assert info.value.field == "sweep.yaml: model.layers[0]" and "kernel 9x9" in info.value.reason
 
 
+def test_check_refuses_a_model_above_the_budget_before_building_it(builtin_registries):
+    text = """\
+        name: a
+        model: {name: fc, hidden_dims: {choice: [[16], [20000000]]}}
+        search: {num_samples: 1}
+    """
+    plan = make(text, registries=builtin_registries)
+    dataset = plan.load_dataset()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as info:
+            plan.check(dataset)
+        assert tracemalloc.get_traced_memory()[1] < 16 * 2**20  # the model would take 6 GB
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        "sweep.yaml: model: fc would have 1,500,000,010 parameters, 6,000 MB in float32, more than "
+        "resources.max_model_mb (512 MB) (at model.hidden_dims = [20000000])"
+    )
+
+
+def test_the_model_budget_counts_the_dtype_and_can_be_raised(builtin_registries):
+    text = "name: a\nmodel: {name: fc, hidden_dims: [500]}\nsearch: {num_samples: 1}\n"
+    small = make(text, "resources.max_model_mb=0.2", registries=builtin_registries)
+    small.check(small.load_dataset())  # 37,510 parameters: 0.15 MB in float32
+    double = make(text, "resources.max_model_mb=0.2", "solver.dtype=float64", registries=builtin_registries)
+    with pytest.raises(ConfigError, match=r"0 MB in float64, more than resources.max_model_mb \(0.2 MB\)"):
+        double.check(double.load_dataset())
+
+
+def test_a_trial_spec_above_the_budget_is_refused_once_the_data_is_known(builtin_registries):
+    text = """\
+        name: a
+        model: {name: fc, hidden_dims: [{choice: [16, 20000]}, {choice: [16, 20000]}]}
+        search: {num_samples: 1}
+    """
+    plan = make(text, registries=builtin_registries)
+    plan.check(plan.load_dataset())  # no probe takes 20000 twice: the high corner is of ranges only
+    point = {"model.hidden_dims[0]": 20000, "model.hidden_dims[1]": 20000}
+    with pytest.raises(ConfigError, match=r"^sweep\.yaml: model: fc would have 401,520,010 parameters"):
+        plan.trial_spec(point, number=0)
+    assert plan.trial_spec({"model.hidden_dims[0]": 16, "model.hidden_dims[1]": 20000}, number=1)
+
+
+@pytest.mark.parametrize(
+    ("lines", "field", "reason"),
+    [
+        ("solver: {batch_size: 1258}", "solver.batch_size", "1258 is larger than the 1257 training samples of 'digits'"),
+        ("solver: {batch_size: {choice: [16, 2000]}}", "solver.batch_size", "2000 is larger than the 1257"),
+        ("data: {name: digits, cv: 4}\nsolver: {batch_size: 1000}", "solver.batch_size", "than the 942 training"),
+        ("data: {name: digits, num_train: 100}\nsolver: {batch_size: 128}", "solver.batch_size", "than the 100 training"),
+    ],
+)
+def test_check_refuses_a_batch_larger_than_the_training_data(builtin_registries, lines, field, reason):
+    plan = make(f"name: a\nmodel: {{name: fc}}\nsearch: {{num_samples: 1}}\n{lines}\n", registries=builtin_registries)
+    with pytest.raises(ConfigError, match=re.escape(reason)) as info:
+        plan.check(plan.load_dataset())
+    assert info.value.field == f"sweep.yaml: {field}"
+
+
+def test_a_batch_as_large_as_the_training_split_is_fine(builtin_registries):
+    plan = make("name: a\nmodel: {name: softmax, batch_size: 1257}\nsearch: {num_samples: 1}\n", registries=builtin_registries)
+    plan.check(plan.load_dataset())
+    plan = make("name: a\nmodel: {name: softmax, batch_size: 1258}\nsearch: {num_samples: 1}\n", registries=builtin_registries)
+    with pytest.raises(ConfigError, match=r"sweep\.yaml: model\.batch_size: 1258 is larger"):
+        plan.check(plan.load_dataset())
+
+
 def test_check_rejects_a_metric_the_task_does_not_report(builtin_registries):
     text = "name: a\ndata: {name: diabetes}\nmodel: {name: fc}\nsearch: {num_samples: 1}\nmetric: val_acc"
     plan = make(text, registries=builtin_registries)
@@ -247,7 +317,7 @@ def test_load_plan_names_a_missing_file(tmp_path):
 
     with pytest.raises(ConfigError, match=r"nope\.yaml: no such sweep file"):
         load_plan(tmp_path / "nope.yaml")
-    with pytest.raises(ConfigError, match="cannot read the sweep file"):
+    with pytest.raises(ConfigError, match="cannot read the sweep file: it is a directory, not a regular file"):
         load_plan(tmp_path)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sweepnet.probe import candidates, probe_points
+import pytest
+
+from sweepnet.errors import ConfigError
+from sweepnet.probe import MAX_PROBES, Probe, candidates, probe_points
 from sweepnet.search import Float, Int, SearchSpace
 
 
@@ -33,8 +36,10 @@ def test_every_candidate_of_every_parameter_is_probed_next_to_the_base_point():
     probes = list(probe_points(space))
     base = probes[0].params
     assert base == {"model.hidden_dims": [64], "model.reg": 1e-5, "solver.num_epochs": 1}
-    assert len(probes) == 4  # the base point, then one change each: [128], 1e-2, 30
-    for probe in probes[1:]:
+    # the base point, the high corner, then one change each: [128], 1e-2, 30
+    assert len(probes) == 5
+    assert probes[1].params == {"model.hidden_dims": [64], "model.reg": 1e-2, "solver.num_epochs": 30}
+    for probe in probes[2:]:
         assert sum(probe.params[path] != base[path] for path in base) == 1
     assert values_taken(space) == {
         "model.hidden_dims": {"[64]", "[128]"},
@@ -66,3 +71,20 @@ def test_describe_names_the_space_that_produced_a_value():
     assert probe.describe("model.hidden_dims[0]") == expected
     assert probe.describe("model.hidden_dims") == "the search space choice[[64], [0]] allows [0]"
     assert probe.describe("solver.batch_size") == ""
+
+
+def test_the_high_corner_takes_every_range_at_its_high_end_at_once():
+    space = SearchSpace({"model": {"hidden_dims": [{"randint": [1, 40000]}, {"randint": [1, 40000]}], "k": {"choice": [3, 1]}}})
+    probes = [probe.params for probe in probe_points(space)]
+    corner = {"model.hidden_dims[0]": 40000, "model.hidden_dims[1]": 40000, "model.k": 3}
+    assert probes[1] == corner
+    assert sum(probe == corner for probe in probes) == 1  # probed once
+    assert Probe(corner, {}).describe("model") == "at model.hidden_dims[0] = 40000, model.hidden_dims[1] = 40000, model.k = 3"
+
+
+def test_a_space_with_too_many_candidates_is_refused_before_any_probe():
+    lists = [{"choice": list(range(1, 1001))} for _ in range(2)]
+    with pytest.raises(ConfigError, match=r"the search spaces have 2,000 options and range ends in all; at most 1,998") as info:
+        next(probe_points(SearchSpace({"model": {"hidden_dims": lists}})))
+    assert info.value.field == "model.hidden_dims[0]"
+    assert MAX_PROBES == 2000

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from sweepnet.errors import ConfigError
-from sweepnet.schema import METRICS, SolverSection, SweepConfig, setup_trial, validate_model
+from sweepnet.schema import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    METRICS,
+    SolverSection,
+    SweepConfig,
+    check_values,
+    setup_trial,
+    validate_model,
+)
+from sweepnet.search import MAX_TRIALS
 
 
 def point(**sections):
@@ -109,3 +119,71 @@ def test_metric_names_suggest_a_close_one():
 
 def test_every_task_defaults_to_its_validation_metric():
     assert METRICS["classification"][0] == "val_acc" and METRICS["regression"][0] == "val_rmse"
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"model": {"reg": float("inf")}}, "model.reg", "must be a finite number, got inf"),
+        ({"a": [1, {"b": float("nan")}]}, "a[1].b", "must be a finite number, got nan"),
+        ({"seed": 2**63}, "seed", "9223372036854775808 is out of range"),
+        ({"x": -(2**63)}, "x", "is out of range"),
+    ],
+)
+def test_check_values_refuses_non_finite_and_oversized_numbers_anywhere(data, field, reason):
+    with pytest.raises(ConfigError, match=reason) as info:
+        check_values(data)
+    assert info.value.field == field
+
+
+def test_check_values_takes_ordinary_values_and_walks_deep_data_without_recursion():
+    check_values({"seed": 2**63 - 1, "x": -(2**63) + 1, "flag": True, "lr": 1e-300, "text": "inf"})
+    deep: list = [1.0]
+    for _ in range(5000):
+        deep = [deep]
+    check_values({"deep": deep})
+
+
+@pytest.mark.parametrize(
+    ("written", "field", "reason"),
+    [
+        ({"name": "fc", "hidden_dims": [True]}, "model.hidden_dims[0]", "expected a number, got true"),
+        ({"name": "fc", "hidden_dims": [64, "64"]}, "model.hidden_dims[1]", "expected a number, got the text '64'"),
+        ({"name": "fc", "reg": "inf"}, "model.reg", "expected a number, got the text 'inf'"),
+        ({"name": "fc", "dropout_keep_ratio": True}, "model.dropout_keep_ratio", "expected a number, got true"),
+    ],
+)
+def test_plugin_options_refuse_what_pydantics_lax_mode_would_convert(builtin_registries, written, field, reason):
+    with pytest.raises(ConfigError, match=reason) as info:
+        setup_trial({"name": "s", "model": written}, builtin_registries)
+    assert info.value.field == field
+
+
+def test_sections_refuse_converted_flags_and_counts():
+    with pytest.raises(ConfigError, match="expected true or false, got 1") as info:
+        validate_model(SweepConfig, {"name": "s", "model": {}, "data": {"flatten": 1}})
+    assert info.value.field == "data.flatten"
+    with pytest.raises(ConfigError, match="expected a number, got true") as info:
+        validate_model(SweepConfig, {"name": "s", "model": {}, "data": {"num_train": True}})
+    assert info.value.field == "data.num_train"
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "value"),
+    [
+        ("solver", "batch_size", MAX_BATCH_SIZE + 1),
+        ("solver", "num_epochs", MAX_EPOCHS + 1),
+        ("search", "num_samples", MAX_TRIALS + 1),
+        ("search", "time_budget_s", float("inf")),
+        ("search", "target", float("nan")),
+        ("resources", "cpus_per_trial", float("inf")),
+        ("resources", "max_retries", 101),
+        ("resources", "max_model_mb", 0),
+        ("tracking", "flush_timeout", float("inf")),
+        ("tracking", "flush_timeout", 86_401.0),
+    ],
+)
+def test_section_numbers_have_documented_ranges(section, field, value):
+    with pytest.raises(ConfigError) as info:
+        validate_model(SweepConfig, {"name": "s", "model": {}, section: {field: value}})
+    assert info.value.field == f"{section}.{field}"

@@ -8,6 +8,7 @@ Bundled: ``digits``, ``diabetes`` (scikit-learn) and ``synthetic``; downloaded w
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_DATASETS",
+    "MAX_SYNTHETIC_BYTES",
     "CaliforniaHousing",
     "Cifar10",
     "Cifar10Options",
@@ -38,6 +40,8 @@ __all__ = [
     "sweepnet_register_datasets",
 ]
 
+MAX_SYNTHETIC_BYTES = 2**31
+"""Largest input array the ``synthetic`` data set generates (2 GiB), checked before generating it."""
 _SPLIT_SEED = 0
 _DIGIT_NAMES = tuple(str(d) for d in range(10))
 
@@ -230,6 +234,18 @@ class SyntheticOptions(BaseModel):
     seed: int = 0
     dtype: Literal["float32", "float64"] = "float32"
 
+    @model_validator(mode="after")
+    def _fits(self) -> SyntheticOptions:
+        samples = self.num_training + self.num_validation + self.num_test
+        features = math.prod(self.input_shape) if self.input_shape is not None else self.num_features
+        size = samples * features * np.dtype(self.dtype).itemsize
+        if size > MAX_SYNTHETIC_BYTES:
+            raise ValueError(
+                f"{samples:,} samples of {features:,} {self.dtype} values are {size / 2**30:,.1f} GiB; "
+                f"at most {MAX_SYNTHETIC_BYTES / 2**30:g} GiB are generated"
+            )
+        return self
+
 
 class Synthetic(DatasetPlugin):
     """Generated Gaussian blobs or random tensors for tests and benchmarks, seeded.
@@ -256,14 +272,14 @@ class Synthetic(DatasetPlugin):
             y = y.astype(options.dtype)
             y = y.reshape(total) if options.num_outputs == 1 else y
             meta = DatasetMeta("synthetic", "regression", shape, num_outputs=options.num_outputs)
-        X = X.astype(options.dtype)
+        X = X.astype(options.dtype, copy=False)
         return Dataset(meta, X[:a], y[:a], X[a:b], y[a:b], X[b:], y[b:])
 
 
 def _generate(options: SyntheticOptions, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(options.seed)
-    if options.input_shape is not None:
-        X = rng.standard_normal((n, *options.input_shape))
+    if options.input_shape is not None:  # drawn in the final dtype: no second copy of a big set
+        X = rng.standard_normal((n, *options.input_shape), dtype=np.dtype(options.dtype))
         if options.task == "classification":
             return X, rng.integers(options.num_classes, size=n)
         return X, rng.standard_normal((n, options.num_outputs))

@@ -58,6 +58,12 @@ class FullyConnectedNetPlugin(ModelPlugin):
         weight_scale: PositiveFloat = 1e-2
         loss: LossName | None = None
 
+    def count_params(self, options: Options, meta: DatasetMeta) -> int:
+        """Weights and biases of every affine layer, plus a scale and shift per normalised unit."""
+        dims = [math.prod(meta.input_shape), *options.hidden_dims, num_outputs(meta)]
+        affine = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(dims, dims[1:]))
+        return affine + (2 * sum(options.hidden_dims) if options.normalization else 0)
+
     def build(
         self,
         options: Options,
@@ -89,6 +95,10 @@ class TwoLayerNetPlugin(ModelPlugin):
         hidden_dim: PositiveInt = 100
         weight_scale: PositiveFloat = 1e-3
         reg: NonNegativeFloat = 0.0
+
+    def count_params(self, options: Options, meta: DatasetMeta) -> int:
+        """``W1 b1 W2 b2``."""
+        return (math.prod(meta.input_shape) + 1) * options.hidden_dim + (options.hidden_dim + 1) * num_outputs(meta)
 
     def build(
         self,
@@ -130,6 +140,13 @@ class ThreeLayerConvNetPlugin(ModelPlugin):
                 raise ValueError("must be odd, so that the padding keeps the image size")
             return size
 
+    def count_params(self, options: Options, meta: DatasetMeta) -> int:
+        """``W1 b1`` of the convolution, ``W2 b2`` after the 2x2 pool, ``W3 b3``."""
+        channels, height, width = _images(meta)
+        filters, size, hidden = options.num_filters, options.filter_size, options.hidden_dim
+        conv = filters * (channels * size * size + 1)
+        return conv + (filters * (height // 2) * (width // 2) + 1) * hidden + (hidden + 1) * num_outputs(meta)
+
     def build(
         self,
         options: Options,
@@ -141,11 +158,7 @@ class ThreeLayerConvNetPlugin(ModelPlugin):
     ) -> ThreeLayerConvNet:
         """A ThreeLayerConvNet for images of shape ``meta.input_shape == (C, H, W)``."""
         require_classification(meta, "three_layer_convnet")
-        if len(meta.input_shape) != 3:
-            raise ConfigError(
-                "model.name",
-                f"three_layer_convnet needs images (C, H, W), but {meta.name!r} has inputs {tuple(meta.input_shape)}",
-            )
+        _images(meta)
         return ThreeLayerConvNet(
             input_dim=tuple(meta.input_shape),
             num_filters=options.num_filters,
@@ -157,6 +170,16 @@ class ThreeLayerConvNetPlugin(ModelPlugin):
             dtype=dtype,
             rng=resolve_rng(seed, rng),
         )
+
+
+def _images(meta: DatasetMeta) -> tuple[int, int, int]:
+    """``(C, H, W)`` of the data set's inputs; a ConfigError when they are not images."""
+    if len(meta.input_shape) != 3:
+        raise ConfigError(
+            "model.name",
+            f"three_layer_convnet needs images (C, H, W), but {meta.name!r} has inputs {tuple(meta.input_shape)}",
+        )
+    return tuple(meta.input_shape)
 
 
 # --------------------------------------------------------------------------- classic classifiers
@@ -228,6 +251,10 @@ class KNearestNeighborPlugin(ModelPlugin):
 
     trainer = "classic"
 
+    def count_params(self, options: Options, meta: DatasetMeta) -> int:
+        """None of its own: kNN keeps a reference to the training data."""
+        return 0
+
     def build(
         self,
         options: Options,
@@ -256,6 +283,10 @@ class _LinearPlugin(ModelPlugin):
     trainer = "classic"
     name: ClassVar[str]
     classifier: ClassVar[type[LinearClassifier]]
+
+    def count_params(self, options: LinearOptions, meta: DatasetMeta) -> int:
+        """``W: (D, C)`` over flattened inputs."""
+        return math.prod(meta.input_shape) * num_outputs(meta)
 
     def build(
         self,

@@ -22,9 +22,11 @@ fit the data fails then, before any training, with a ConfigError naming ``model.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
+from numpy.lib.mixins import NDArrayOperatorsMixin
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from sweepnet.core.layers import mse_loss, softmax_loss, svm_loss
@@ -36,8 +38,11 @@ from sweepnet.pluginmanager import get_registries
 from sweepnet.plugins.layers import WeightScale
 from sweepnet.registry import Registry, UnknownComponentError
 
-__all__ = ["SequentialNet", "SequentialPlugin"]
+__all__ = ["MAX_SAMPLE_VALUES", "SequentialNet", "SequentialPlugin"]
 
+MAX_SAMPLE_VALUES = 2**22
+"""Most values one layer of a ``sequential`` model may output per sample (4,194,304: a
+64 x 256 x 256 feature map); more would take gigabytes per minibatch."""
 _LOSSES = {"softmax": softmax_loss, "svm": svm_loss, "mse": mse_loss}
 _FIELD = "model.layers"
 
@@ -134,6 +139,41 @@ class SequentialPlugin(ModelPlugin):
         """``layer_registry``: where layer names are resolved; the process-wide registry by default."""
         self._layer_registry = layer_registry
 
+    def count_params(self, options: BaseModel, meta: DatasetMeta) -> int | None:
+        """The parameters of every layer, found by initialising each with a generator that draws
+        arrays without data (:class:`_ShapeOnlyGenerator`); None when a layer cannot be counted so.
+
+        Raises
+        ------
+        ConfigError
+            naming ``model.layers[i]`` for a layer that cannot take its input shape, whose
+            parameters numpy cannot even reserve, or whose output holds more than
+            :data:`MAX_SAMPLE_VALUES` values per sample.
+        """
+        registry = self._layer_registry or get_registries().layers
+        generator = _ShapeOnlyGenerator()
+        shape, count = tuple(meta.input_shape), 0
+        for index, spec in enumerate(options.layers):
+            name, layer = _make_layer(registry, spec, index, options.weight_scale)
+            try:
+                params, shape = layer.init_params(shape, generator, np.float32)
+            except ShapeError as err:
+                raise ConfigError(f"{_FIELD}[{index}]", f"{name} {err}") from None
+            except (MemoryError, ValueError) as err:  # numpy refused even a lazy np.zeros((units,))
+                reason = str(err) or "out of memory"
+                raise ConfigError(f"{_FIELD}[{index}]", f"{name} cannot be made for inputs {shape}: {reason}") from None
+            except Exception:  # a third-party layer doing more than drawing weights: not countable
+                return None
+            count += sum(math.prod(np.shape(value)) for value in params.values())
+            values = math.prod(shape)
+            if values > MAX_SAMPLE_VALUES:
+                raise ConfigError(
+                    f"{_FIELD}[{index}]",
+                    f"{name} outputs {tuple(shape)} per sample, {values:,} values; at most "
+                    f"{MAX_SAMPLE_VALUES:,} are allowed",
+                )
+        return count
+
     def build(
         self,
         options: BaseModel,
@@ -168,6 +208,60 @@ class SequentialPlugin(ModelPlugin):
             layer_params.append(params)
         _check_output(shape, meta, len(layers) - 1, layers[-1][0])
         return SequentialNet(layers, layer_params, reg=options.reg, loss_name=loss_name, dtype=dtype)
+
+
+class _ShapeOnly(NDArrayOperatorsMixin):
+    """An array without data: arithmetic and ``astype`` keep its shape and allocate nothing."""
+
+    def __init__(self, shape: Shape) -> None:
+        if math.prod(shape) > np.iinfo(np.intp).max:
+            raise ValueError(f"an array {shape} holds more values than numpy can index")
+        self.shape = shape
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method != "__call__" or kwargs.get("out") is not None:
+            return NotImplemented
+        return _ShapeOnly(np.broadcast_shapes(*(np.shape(value) for value in inputs)))
+
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> _ShapeOnly:
+        return self
+
+    def __array__(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise TypeError("a shape-only array has no data")  # a layer that needs the values is not counted
+
+
+class _ShapeOnlyGenerator:
+    """The drawing methods of ``np.random.Generator``, returning :class:`_ShapeOnly` arrays.
+
+    Layers draw their initial weights from the generator they are given (``init_weights``), so
+    handing them this one counts their parameters without allocating them.
+    """
+
+    def standard_normal(self, size: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return _drawn(size)
+
+    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
+        return _drawn(size)
+
+    def uniform(self, low: Any = 0.0, high: Any = 1.0, size: Any = None) -> Any:
+        return _drawn(size)
+
+    def random(self, size: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return _drawn(size)
+
+    def integers(self, low: Any, high: Any = None, size: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return 0 if size is None else _ShapeOnly(_shape_of(size))
+
+    def spawn(self, n_children: int) -> list[_ShapeOnlyGenerator]:
+        return [self] * n_children
+
+
+def _drawn(size: Any) -> Any:
+    return 0.0 if size is None else _ShapeOnly(_shape_of(size))
+
+
+def _shape_of(size: Any) -> Shape:
+    return (int(size),) if isinstance(size, int | np.integer) else tuple(int(n) for n in size)
 
 
 def _make_layer(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from sweepnet.core.data_utils import save_CIFAR_batch, save_idx
 from sweepnet.errors import DataError
 from sweepnet.plugins.datasets import (
+    MAX_SYNTHETIC_BYTES,
     BUILTIN_DATASETS,
     CaliforniaHousing,
     Cifar10,
@@ -128,6 +130,28 @@ def test_synthetic_regression_targets_depend_on_the_inputs(tmp_path):
     weights, *_ = np.linalg.lstsq(data.X_train, data.y_train, rcond=None)
     residual = data.y_test - data.X_test @ weights
     assert residual.std() < 0.2 < data.y_test.std()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_synthetic_tensors_are_drawn_in_their_final_dtype_without_a_second_copy(tmp_path, dtype):
+    options = Synthetic.Options(input_shape=(64, 64), num_training=1000, num_validation=10, num_test=10, dtype=dtype)
+    size = 1020 * 64 * 64 * np.dtype(dtype).itemsize
+    tracemalloc.start()
+    try:
+        data = Synthetic().load(options, data_home=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data.X_train.dtype == dtype and data.X_train.base is data.X_test.base  # views of one array
+    assert peak < 1.1 * size  # casting a float64 draw would take 1.5x (float32) or 2x (float64)
+
+
+def test_synthetic_refuses_more_than_two_gib_before_generating():
+    with pytest.raises(ValueError, match=r"1,000,000,100 samples of 2 float32 values are 7.5 GiB; at most 2 GiB"):
+        Synthetic.Options(num_training=10**9)
+    with pytest.raises(ValueError, match="at most 2 GiB"):
+        Synthetic.Options(input_shape=(2**16, 2**16), dtype="float64", num_training=10)
+    assert MAX_SYNTHETIC_BYTES == 2**31
 
 
 def test_cifar10_reads_the_batches_channels_first(tmp_path):

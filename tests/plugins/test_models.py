@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -167,3 +169,52 @@ def test_linear_classifiers_are_reproducible_from_the_seed():
 
     np.testing.assert_array_equal(fitted_weights(1), fitted_weights(1))
     assert not np.array_equal(fitted_weights(1), fitted_weights(2))
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "meta"),
+    [
+        ("fc", {}, VECTORS),
+        ("fc", {"hidden_dims": [7, 5, 3], "normalization": "batchnorm"}, IMAGES),
+        ("fc", {"hidden_dims": [], "normalization": "layernorm"}, TARGETS),
+        ("two_layer", {"hidden_dim": 9}, IMAGES),
+        ("three_layer_convnet", {"num_filters": 4, "filter_size": 3, "hidden_dim": 11}, IMAGES),
+        ("three_layer_convnet", {"num_filters": 2, "filter_size": 5}, DatasetMeta("odd", "classification", (2, 7, 5), num_classes=6)),
+        ("softmax", {}, IMAGES),
+        ("linear_svm", {}, VECTORS),
+        ("knn", {"k": 3}, VECTORS),
+    ],
+)
+def test_count_params_is_the_number_of_parameters_build_makes(name, options, meta):
+    plugin = REGISTRY.get(name)()
+    parsed = REGISTRY.component(name).parse_options(options, "model")
+    model = plugin.build(parsed, meta, seed=0)
+    if plugin.trainer == "classic":  # the linear classifiers create W when they first fit
+        data = _blobs(meta) if meta.task == "classification" else _line()
+        model.fit(data.X_train, data.y_train)
+    assert plugin.count_params(parsed, meta) == sum(value.size for value in model.params.values())
+
+
+def test_count_params_allocates_nothing():
+    parsed = REGISTRY.component("fc").parse_options({"hidden_dims": [20_000_000, 20_000_000]}, "model")
+    tracemalloc.start()
+    try:
+        count = REGISTRY.get("fc")().count_params(parsed, VECTORS)
+        assert tracemalloc.get_traced_memory()[1] < 2**16
+    finally:
+        tracemalloc.stop()
+    assert count == 13 * 20_000_000 + 20_000_001 * 20_000_000 + 20_000_001 * 4
+
+
+def test_count_params_refuses_non_images_like_build():
+    parsed = REGISTRY.component("three_layer_convnet").parse_options({}, "model")
+    with pytest.raises(ConfigError, match="three_layer_convnet needs images"):
+        REGISTRY.get("three_layer_convnet")().count_params(parsed, VECTORS)
+
+
+def test_a_model_plugin_may_not_know_its_size():
+    class Opaque(ModelPlugin):
+        def build(self, options, meta, *, seed=None, rng=None, dtype=np.float32):
+            raise NotImplementedError
+
+    assert Opaque().count_params(None, VECTORS) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -227,3 +229,81 @@ def test_a_loss_that_does_not_suit_the_task_is_a_config_error(build):
 def test_options_need_at_least_one_layer():
     with pytest.raises(ConfigError, match=r"^model.layers: List should have at least 1 item"):
         validate_options(SequentialPlugin.Options, {"layers": []}, "model")
+
+
+@pytest.mark.parametrize(
+    ("layers", "meta"),
+    [
+        (CONVNET, IMAGES),
+        (
+            [
+                {"name": "conv", "filters": 4, "kernel": 3, "stride": 2},
+                {"name": "spatial_batchnorm"},
+                {"name": "spatial_groupnorm", "groups": 2},
+                "leaky_relu",
+                {"name": "dropout", "keep_ratio": 0.5},
+                "flatten",
+                {"name": "affine", "units": 7},
+                {"name": "batchnorm"},
+                {"name": "layernorm"},
+                "tanh",
+                {"name": "affine", "units": 10},
+            ],
+            IMAGES,
+        ),
+        ([{"name": "affine", "units": 1}], TARGETS),
+    ],
+)
+def test_count_params_is_the_number_of_parameters_build_makes(build, builtin_registries, layers, meta):
+    plugin = SequentialPlugin(builtin_registries.layers)
+    parsed = plugin.Options.model_validate({"layers": layers})
+    net = build(layers, meta)
+    assert plugin.count_params(parsed, meta) == sum(value.size for value in net.params.values())
+
+
+def test_count_params_draws_shapes_not_weights(builtin_registries):
+    plugin = SequentialPlugin(builtin_registries.layers)
+    layers = [{"name": "affine", "units": 4_000_000}, {"name": "affine", "units": 4_000_000}, {"name": "affine", "units": 10}]
+    parsed = plugin.Options.model_validate({"layers": layers})
+    tracemalloc.start()
+    try:
+        count = plugin.count_params(parsed, VECTORS)  # the weights alone would be 64 TB
+        assert tracemalloc.get_traced_memory()[1] < 64 * 2**20  # the biases are zeros: lazily reserved
+    finally:
+        tracemalloc.stop()
+    assert count == 7 * 4_000_000 + 4_000_001 * 4_000_000 + 4_000_001 * 10
+
+
+@pytest.mark.parametrize(
+    ("layer", "reason"),
+    [
+        ({"name": "conv", "filters": 1000, "kernel": 3, "pad": 1000}, r"conv outputs \(1000, 2006, 2006\) per sample"),
+        ({"name": "affine", "units": 2**62}, "more values than numpy can index"),
+    ],
+)
+def test_count_params_refuses_layers_no_machine_could_hold(builtin_registries, layer, reason):
+    plugin = SequentialPlugin(builtin_registries.layers)
+    parsed = plugin.Options.model_validate({"layers": [layer, {"name": "affine", "units": 10}]})
+    with pytest.raises(ConfigError, match=reason) as info:
+        plugin.count_params(parsed, IMAGES)
+    assert info.value.field == "model.layers[0]"
+
+
+def test_a_layer_that_does_more_than_draw_weights_is_not_counted(builtin_registries):
+    class Lookup(Layer):
+        def init_params(self, in_shape, rng, dtype):
+            return {"table": np.asarray(rng.standard_normal((5, 3)))}, (3,)
+
+        def forward(self, x, params, mode):
+            return x, None
+
+        def backward(self, dout, cache):
+            return dout, {}
+
+    layers = Registry("layer")
+    for component in builtin_registries.layers:
+        layers.add(component.name, component.obj)
+    layers.add("lookup", Lookup)
+    plugin = SequentialPlugin(layers)
+    parsed = plugin.Options.model_validate({"layers": ["lookup", {"name": "affine", "units": 3}]})
+    assert plugin.count_params(parsed, VECTORS) is None
