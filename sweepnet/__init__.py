@@ -11,15 +11,32 @@ Plugin authors mark their hook implementations with :data:`hookimpl`::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-import pluggy
+if TYPE_CHECKING:
+    import pluggy
+
+    __version__: str
+    hookimpl: pluggy.HookimplMarker
 
 __all__ = ["__version__", "hookimpl"]
 
-try:
-    __version__ = version("sweepnet")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
-hookimpl = pluggy.HookimplMarker("sweepnet")
+def __getattr__(name: str) -> Any:
+    # Both are made on first use: importing them (importlib.metadata, pluggy) takes about 70 ms,
+    # which every `sweepnet` command would otherwise pay before it can even handle a Ctrl-C.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("sweepnet")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            value = "0+unknown"
+    elif name == "hookimpl":
+        import pluggy
+
+        value = pluggy.HookimplMarker("sweepnet")
+    else:
+        raise AttributeError(f"module 'sweepnet' has no attribute {name!r}")
+    globals()[name] = value
+    return value
