@@ -7,14 +7,17 @@ must name (a dotted field, a file position, a directory); an optional second lin
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from sweepnet.cli import main
+from sweepnet.cli import MAX_MESSAGE_CHARS, main
 
 CORPUS = Path(__file__).parent / "data" / "bad_configs"
 FILES = sorted(CORPUS.glob("*.yaml"))
@@ -31,6 +34,7 @@ def expectation(path: Path) -> tuple[str, list[str]]:
 
 def test_the_corpus_is_large_enough():
     assert len(FILES) >= 30
+    assert len(HOSTILE) >= 50
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +61,84 @@ def test_a_real_process_exits_2_with_one_line(name):
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and expected in done.stderr and "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------------------- hostile files, bounded
+
+HOSTILE = sorted(path.name for path in CORPUS.glob("hostile_*.yaml"))
+_MB = 2**20
+_PEAK_RSS_MB = 500  # "a few hundred MB": the interpreter with numpy, scikit-learn and the digits takes ~220
+_SECONDS = 30  # per file, on a loaded 2-core machine; each takes 1 to 8 s here
+_ADDRESS_SPACE = 3 * 2**30  # a safety net: a file that slipped through fails with MemoryError instead of swapping
+
+# Runs every file given on the command line through one sweepnet command in this one process (the
+# imports are paid once), under an address-space limit; prints per file its exit status, stderr and
+# seconds, then the process's peak RSS, as JSON.
+_RUN_ALL = """
+import contextlib, io, json, resource, sys, time
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+from sweepnet.cli import main
+
+command, *files = sys.argv[1:]
+results = []
+for name in files:
+    stderr = io.StringIO()
+    start = time.monotonic()
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        status = main([command, name, *json.loads(sys.stdin.readline())])
+    results.append([name, status, stderr.getvalue(), time.monotonic() - start])
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")).split()[1]
+print(json.dumps({{"results": results, "peak_kb": int(peak)}}))
+"""
+
+
+def _run_all(command: str) -> dict:
+    arguments = "".join(json.dumps(expectation(CORPUS / name)[1]) + "\n" for name in HOSTILE)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_ALL.format(limit=_ADDRESS_SPACE), command, *HOSTILE],
+        cwd=CORPUS, input=arguments, capture_output=True, text=True, env=env, timeout=_SECONDS * len(HOSTILE),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak RSS from /proc")
+@pytest.mark.parametrize("command", ["validate", "trial"])
+def test_every_hostile_file_costs_seconds_and_a_few_hundred_mb(command):
+    """The issue's hostile configs and more: each exits 2 with one short line, quickly, in bounded memory."""
+    report = _run_all(command)
+    assert report["peak_kb"] * 1024 < _PEAK_RSS_MB * _MB, f"peak RSS {report['peak_kb'] // 1024} MB"
+    for name, status, stderr, seconds in report["results"]:
+        expected, _ = expectation(CORPUS / name)
+        lines = stderr.splitlines()
+        assert status == 2 and len(lines) == 1, f"{name}: {status} {stderr[-2000:]}"
+        assert lines[0].startswith("sweepnet: error: ") and expected in lines[0], f"{name}: {lines[0]}"
+        assert len(lines[0]) <= 17 + MAX_MESSAGE_CHARS and seconds < _SECONDS, (name, seconds)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hostile_alias_bomb.yaml",  # refused while reading: before Ray starts
+        "hostile_grid_1e8.yaml",  # refused by the plan: before Ray starts
+        "hostile_hidden_dims_20000000.yaml",  # refused once the data set is loaded, while Ray starts
+        "hostile_batch_size_above_training_split.yaml",
+    ],
+)
+def test_sweep_refuses_hostile_files_before_any_trial(tmp_path, name):
+    expected, extra = expectation(CORPUS / name)
+    start = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweepnet", "sweep", str(CORPUS / name), *extra],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - start
+    stderr = process.stderr.read()
+    assert os.waitstatus_to_exitcode(status) == 2, stderr[-3000:]
+    assert stderr.count("\n") == 1 and expected in stderr and "Traceback" not in stderr
+    assert usage.ru_maxrss * 1024 < _PEAK_RSS_MB * _MB  # the driver; Ray's own processes are apart
+    assert seconds < 90  # Ray's start on a loaded machine is most of it
+    assert not (tmp_path / "sweepnet-results").exists() or not any((tmp_path / "sweepnet-results").iterdir())
