@@ -2,16 +2,20 @@
 
 Each subcommand lives in its own module under :mod:`sweepnet.commands` and exposes
 ``register(subparsers)``; heavy imports (Ray, MLflow) happen inside the command, so
-``sweepnet --help`` stays fast.
+``sweepnet --help`` stays fast. Even the standard library's ``argparse`` is imported inside
+:func:`main`, where a Ctrl-C is caught: what runs before it is Python's own start-up.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import os
 import sys
+from typing import TYPE_CHECKING
 
 from sweepnet.errors import SweepnetError
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["MAX_MESSAGE_CHARS", "main"]
 
@@ -21,6 +25,9 @@ MAX_MESSAGE_CHARS = 500
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+    import importlib
+
     import sweepnet
 
     parser = argparse.ArgumentParser(
@@ -38,16 +45,32 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit status (2 for user errors, 130 after Ctrl-C).
 
     A Ctrl-C at any point, the imports of a command included, ends with one line on stderr.
+    Without ``argv`` this process is the ``sweepnet`` command: once the command is done, a
+    Ctrl-C while Python exits (and Ray stops its processes) ends the process at once, silently,
+    instead of printing the tracebacks of interrupted exit handlers.
     """
     try:
         args = _parser().parse_args(argv)
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
     except SweepnetError as err:
         print(f"sweepnet: error: {_one_short_line(str(err))}", file=sys.stderr)
-        return 2
+        status = 2
     except KeyboardInterrupt:
         print("sweepnet: interrupted", file=sys.stderr)
-        return 130
+        status = 130
+    if argv is None:
+        import signal
+
+        signal.signal(signal.SIGINT, _exit_at_once)
+    return status
+
+
+def _exit_at_once(signum: int, frame: object) -> None:
+    """A Ctrl-C after the command: skip the rest of Python's exit (a local Ray instance's
+    processes end with this one, see :mod:`sweepnet.reaper`)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _one_short_line(message: str) -> str:

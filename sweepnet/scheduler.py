@@ -23,19 +23,22 @@ import os
 import queue
 import re
 import signal
+import subprocess
 import threading
 import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ray
+import ray._private.ray_constants as ray_constants
 from ray.exceptions import RayError, RayTaskError
 from threadpoolctl import threadpool_limits
 
+from sweepnet import reaper
 from sweepnet.errors import ConfigError, SweepnetError
 from sweepnet.pluginmanager import get_plugin_manager, get_registries
 from sweepnet.records import TrialResult, TrialSpec, TrialState
@@ -63,6 +66,7 @@ _BATCH_S = 0.1  # how long a worker gathers reports that need no decision before
 _INTERRUPTED = "interrupted (Ctrl-C) before it finished"
 _COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _T = TypeVar("_T")
+_REAPER: subprocess.Popen[bytes] | None = None  # the watchdog of this process's local Ray instance
 
 
 def run_sweep(
@@ -481,22 +485,54 @@ def _history(plan: SweepPlan, hook: HookRelay, meta: DatasetMeta) -> list[Entry]
 
 
 def _connect(address: str | None, dashboard: bool) -> None:
-    """Initialise Ray unless it is already."""
+    """Initialise Ray unless it is already.
+
+    A new local instance listens on loopback only and ends with this process (see
+    :func:`_local_node`); a cluster is joined as it is.
+    """
     if ray.is_initialized():
         return
     address = address or os.environ.get("RAY_ADDRESS") or "local"
+    local = address == "local"  # a new instance even if `ray start` runs here; join it with --address
     try:
-        ray.init(
-            address=address,  # "local": a new instance even if `ray start` runs here; join it with --address
-            include_dashboard=dashboard if address == "local" else None,
-            dashboard_host="127.0.0.1",
-            log_to_driver=False,  # trials report through the driver; worker chatter stays in Ray's logs
-            # Ray >= 2.59 turns token authentication on for a local instance (and says so at
-            # WARNING level); a cluster's own RAY_AUTH_MODE / token apply when joining one.
-            logging_level=logging.ERROR,
-        )
+        with _local_node() if local else nullcontext():
+            ray.init(
+                address=address,
+                include_dashboard=dashboard if local else None,
+                dashboard_host="127.0.0.1",
+                _node_ip_address="127.0.0.1" if local else None,
+                log_to_driver=False,  # trials report through the driver; worker chatter stays in Ray's logs
+                # Ray >= 2.59 turns token authentication on for a local instance (and says so at
+                # WARNING level); a cluster's own RAY_AUTH_MODE / token apply when joining one.
+                logging_level=logging.ERROR,
+            )
     except (ConnectionError, ValueError, RuntimeError) as err:
         raise SweepnetError(f"cannot connect to the Ray cluster at {address!r}: {_one_line(err)}") from err
+
+
+@contextmanager
+def _local_node() -> Iterator[None]:
+    """While inside, ``ray.init`` starts a node that listens on 127.0.0.1 only and dies with us.
+
+    Ray >= 2.60 binds every server of a node (GCS, raylet, object manager, workers, the agents'
+    gRPC, HTTP and metrics ports, the dashboard) to loopback when the node's address is
+    loopback. But ``ray.init`` replaces ``_node_ip_address="127.0.0.1"`` by the machine's
+    address, unless Ray runs without clusters (its default on macOS and Windows), a flag it
+    reads from ``ray_constants`` at that moment: it is set for the duration of the start only,
+    so that a later ``ray.init(address=...)`` in this process still joins clusters.
+
+    The watchdog (:mod:`sweepnet.reaper`) is started first, so that it sees every process of
+    the node appear: Ray ends the GCS server and the raylet with the driver, not the agents.
+    """
+    global _REAPER
+    if _REAPER is None or _REAPER.poll() is not None:
+        _REAPER = reaper.start(os.path.dirname(ray.__file__))
+    clusters = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = clusters
 
 
 def _slot_count(plan: SweepPlan, max_concurrent: int | None) -> int:
