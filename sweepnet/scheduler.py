@@ -123,10 +123,10 @@ def run_sweep(
     pool = _Pool(plan, trial_fn, progress)
     try:  # the workers boot while the plugins prepare, the history is read and sweep_start runs
         pool.boot(_slot_count(plan, max_concurrent))
-        dataset = prepared.result()
-        history = _history(plan, hook, dataset.meta) if resume else ()
-        driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
-        pool.start(ray.put(dataset), driver)
+        dataset_ref, meta = _to_object_store(prepared)
+        history = _history(plan, hook, meta) if resume else ()
+        driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=meta), hook=hook, history=history)
+        pool.start(dataset_ref, driver)
         with _sigint_flag() as interrupted:
             driver.begin()
             try:
@@ -474,6 +474,17 @@ class _Pool:
 # --------------------------------------------------------------------------------- helpers
 
 
+def _to_object_store(prepared: _Background[Dataset]) -> tuple[ray.ObjectRef, DatasetMeta]:
+    """Put the prepared data set in Ray's object store and let go of the driver's own copy.
+
+    Returns the object's reference and the data set's meta, all the driver needs from then on
+    (the plan was checked against the data while it was prepared): the data set is held once on
+    the driver's machine, by the object store, not twice.
+    """
+    dataset = prepared.result()
+    return ray.put(dataset), dataset.meta
+
+
 def _history(plan: SweepPlan, hook: HookRelay, meta: DatasetMeta) -> list[Entry]:
     """The trials recorded by earlier invocations of the sweep (``sweepnet_sweep_history``)."""
     records = hook.sweepnet_sweep_history(sweep=plan.sweep_info(resumed=True, data_meta=meta))
@@ -591,20 +602,18 @@ class _Background(Generic[_T]):
         self._thread.start()
 
     def result(self) -> _T:
-        """Wait for ``call()`` to end; return its result, or raise what it raised."""
+        """Wait for ``call()`` to end; return its result (handing it over: this object keeps no
+        reference to it), or raise what it raised."""
         self._thread.join()
-        return self._result()
-
-    def raise_failure(self) -> None:
-        """Raise what ``call()`` raised if it has already ended so; return at once otherwise."""
-        if not self._thread.is_alive():
-            self._result()
-
-    def _result(self) -> _T:
-        outcome = self._outcome[0]
+        outcome = self._outcome.pop()
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome
+
+    def raise_failure(self) -> None:
+        """Raise what ``call()`` raised if it has already ended so; return at once otherwise."""
+        if not self._thread.is_alive() and isinstance(self._outcome[0], BaseException):
+            raise self._outcome[0]
 
 
 def _one_line(err: BaseException | None) -> str:
