@@ -7,11 +7,13 @@ scheduler; ``tests/commands/test_sweep.py`` runs real trials end to end.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import signal
 import threading
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,6 +182,32 @@ def test_every_trial_runs_in_long_lived_workers_on_the_shared_data_set():
     assert recorder.calls[-1] == ("sweep_end", 8)
     assert sum(call[0] == "trial_report" for call in recorder.calls) == 16
     assert _x(outcome.best[0]) == 7 and outcome.best[1].weights is None  # this trial function keeps none
+
+
+def test_the_driver_keeps_only_the_object_stores_copy_of_the_data_set(monkeypatch):
+    """After ray.put the driver lets go of its own copy: by sweep_start no array of it is alive."""
+    plan = _plan(range(2), 1)
+    loaded = []
+    load = plan.load_dataset
+
+    def load_and_watch():
+        dataset = load()
+        for array in (dataset.X_train, dataset.y_train, dataset.X_test):
+            loaded.append(weakref.ref(array if array.base is None else array.base))
+        return dataset
+
+    monkeypatch.setattr(plan, "load_dataset", load_and_watch)
+    alive_at_start = []
+
+    class Watch(Recorder):
+        @hookimpl
+        def sweepnet_sweep_start(self, sweep):
+            gc.collect()
+            alive_at_start.extend(ref() is not None for ref in loaded)
+            assert sweep.data_meta is not None and sweep.data_meta.name == "digits"
+
+    outcome = run_sweep(plan, trial_fn=epochs_trial, hook=_hook(Watch()))
+    assert len(outcome.entries) == 2 and loaded and alive_at_start == [False] * len(loaded)
 
 
 def test_a_pruned_trial_stops_at_the_epoch_it_was_judged_on():
