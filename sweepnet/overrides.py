@@ -27,12 +27,13 @@ from pydantic import BaseModel
 from sweepnet.errors import ConfigError
 from sweepnet.schema import SweepConfig
 from sweepnet.search import SPACE_KEYWORDS
-from sweepnet.yamlfile import parse_yaml
+from sweepnet.yamlfile import MAX_DEPTH, parse_yaml
 
 __all__ = ["Override", "apply_overrides", "parse_override"]
 
 _PATH = re.compile(r"[A-Za-z_][\w-]*(?:\[\d+\])*(?:\.[A-Za-z_][\w-]*(?:\[\d+\])*)*")
 _TOKEN = re.compile(r"[A-Za-z_][\w-]*|\[(\d+)\]")
+_MAX_INDEX_DIGITS = 9  # the reader allows no list longer than a few thousand items
 
 Override = tuple[str, list[str | int], Any]
 """``(path, its keys and list indices, value)``, e.g. ``("model.hidden_dims[0]", ["model", "hidden_dims", 0], 256)``."""
@@ -49,8 +50,13 @@ def parse_override(item: str) -> Override:
     path, separator, text = item.partition("=")
     path = path.strip()
     if not separator or not _PATH.fullmatch(path):
-        raise ConfigError("--set", f"expected path.to.key=value (e.g. solver.num_epochs=3), got {item!r}")
-    keys: list[str | int] = [int(index) if index else name for name, index in _tokens(path)]
+        raise ConfigError("--set", f"expected path.to.key=value (e.g. solver.num_epochs=3), got {_short(item)}")
+    tokens = _tokens(path)
+    if len(tokens) > MAX_DEPTH:
+        raise ConfigError(f"--set {_short(path)}", f"the path is deeper than {MAX_DEPTH} keys and indices")
+    if any(len(index) > _MAX_INDEX_DIGITS for _, index in tokens):
+        raise ConfigError(f"--set {_short(path)}", "a list index is longer than any list")
+    keys: list[str | int] = [int(index) if index else name for name, index in tokens]
     value = parse_yaml(text, f"--set {path}")
     if isinstance(value, bool | int | float) and _is_text_field(keys):
         value = text.strip()
@@ -98,6 +104,10 @@ def _assign(node: Any, keys: list[str | int], value: Any, path: str) -> None:
             node[key] = value
         else:
             node = node[key]
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 60 else repr(text[:57] + "...")
 
 
 def _is_space(node: Any) -> bool:

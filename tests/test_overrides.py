@@ -86,3 +86,11 @@ def test_bad_overrides_name_themselves(item, field, reason):
     with pytest.raises(ConfigError) as info:
         apply_overrides(CONFIG, [item])
     assert info.value.field == field and reason in info.value.reason
+
+
+def test_override_paths_are_bounded_before_anything_is_built():
+    with pytest.raises(ConfigError, match=r"the path is deeper than 32 keys and indices"):
+        parse_override(".".join(["a"] * 33) + "=1")
+    assert parse_override(".".join(["a"] * 32) + "=1")[1] == ["a"] * 32
+    with pytest.raises(ConfigError, match="a list index is longer than any list"):
+        parse_override(f"model.hidden_dims[{'9' * 5000}]=1")  # int() would refuse 5,000 digits
