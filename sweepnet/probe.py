@@ -7,7 +7,8 @@ each end of every range and each option of every ``choice``/``grid``. The probe 
 point (every parameter at its first candidate) and, for every parameter and each of its other
 candidates, the base point with that one parameter changed -- taking the branches that lead to it,
 so parameters of conditional branches are probed too. One more point, the high corner, takes the
-high end of every range at once: the largest model of the ranges.
+high end of every range and the largest option of every choice of numbers at once: the largest
+model of those parameters.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = ["MAX_PROBES", "Probe", "candidates", "probe_points"]
 
 MAX_PROBES = 2000
 """Most probe points of a sweep: each is validated, and its model built, before the first trial."""
-_HIGH_CORNER = object()  # the target of the probe that takes every range's high end
+_HIGH_CORNER = object()  # the target of the probe that takes every parameter's highest value
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,10 @@ def probe_points(space: SearchSpace) -> Iterator[Probe]:
     """The base point, the high corner, then every candidate of every parameter (points seen
     before skipped).
 
-    The high corner takes the high end of every range at once: model sizes grow with each of
-    their options, so it holds the largest model of ranges that no single-parameter probe reaches
-    (``hidden_dims: [{randint: [1, 40000]}, {randint: [1, 40000]}]``).
+    The high corner takes the high end of every range, and the largest option of every choice of
+    numbers, at once: model sizes grow with each of their options, so it holds the largest model
+    that no single-parameter probe reaches (``hidden_dims: [{randint: [1, 40000]}, {randint:
+    [1, 40000]}]``). A choice of other values keeps its first option there.
 
     Raises
     ------
@@ -109,8 +111,8 @@ def _walk(space: SearchSpace, target: Distribution | object | None, value: Any) 
         distributions[path] = distribution
         if distribution is target:
             return value
-        if target is _HIGH_CORNER and not isinstance(distribution, Categorical):
-            return candidates(distribution)[-1]
+        if target is _HIGH_CORNER:
+            return _highest(distribution)
         if isinstance(distribution, Categorical):
             for label, option in zip(distribution.labels, distribution.options, strict=True):
                 if _holds(option, target):
@@ -118,6 +120,15 @@ def _walk(space: SearchSpace, target: Distribution | object | None, value: Any) 
         return candidates(distribution)[0]
 
     return Probe(space.walk(suggest), distributions)
+
+
+def _highest(distribution: Distribution) -> Any:
+    """The high end of a range, the largest option of a choice of numbers, else the first option."""
+    values = candidates(distribution)
+    if not isinstance(distribution, Categorical):
+        return values[-1]
+    numbers = all(isinstance(value, int | float) and not isinstance(value, bool) for value in values)
+    return max(values) if numbers else values[0]
 
 
 def _holds(node: Any, target: Distribution | None) -> bool:

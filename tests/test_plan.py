@@ -256,18 +256,30 @@ def test_the_model_budget_counts_the_dtype_and_can_be_raised(builtin_registries)
         double.check(double.load_dataset())
 
 
-def test_a_trial_spec_above_the_budget_is_refused_once_the_data_is_known(builtin_registries):
+def test_the_probes_find_the_largest_option_of_a_choice_of_numbers(builtin_registries):
     text = """\
         name: a
         model: {name: fc, hidden_dims: [{choice: [16, 20000]}, {choice: [16, 20000]}]}
         search: {num_samples: 1}
     """
     plan = make(text, registries=builtin_registries)
-    plan.check(plan.load_dataset())  # no probe takes 20000 twice: the high corner is of ranges only
-    point = {"model.hidden_dims[0]": 20000, "model.hidden_dims[1]": 20000}
-    with pytest.raises(ConfigError, match=r"^sweep\.yaml: model: fc would have 401,520,010 parameters"):
+    with pytest.raises(ConfigError, match=r"fc would have 401,520,010 parameters.*\(at model\.hidden_dims\[0\] = 20000"):
+        plan.check(plan.load_dataset())  # no single-parameter probe takes 20000 twice: the high corner does
+
+
+def test_a_trial_spec_above_the_budget_is_refused_once_the_data_is_known(builtin_registries):
+    text = """\
+        name: a
+        model: {name: fc, hidden_dims: [{grid: [16, 20000]}, 16], normalization: {choice: [null, batchnorm]}}
+        search: {num_samples: 1}
+        resources: {max_model_mb: 6.5}
+    """
+    plan = make(text, registries=builtin_registries)
+    plan.check(plan.load_dataset())  # 20000 wide without normalisation: 6.48 MB; each probe changes one
+    point = {"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}
+    with pytest.raises(ConfigError, match=r"^sweep\.yaml: model: fc would have 1,660,218 parameters, 7 MB"):
         plan.trial_spec(point, number=0)
-    assert plan.trial_spec({"model.hidden_dims[0]": 16, "model.hidden_dims[1]": 20000}, number=1)
+    assert plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1)
 
 
 @pytest.mark.parametrize(

@@ -73,13 +73,22 @@ def test_describe_names_the_space_that_produced_a_value():
     assert probe.describe("solver.batch_size") == ""
 
 
-def test_the_high_corner_takes_every_range_at_its_high_end_at_once():
-    space = SearchSpace({"model": {"hidden_dims": [{"randint": [1, 40000]}, {"randint": [1, 40000]}], "k": {"choice": [3, 1]}}})
+def test_the_high_corner_takes_every_parameter_at_its_highest_at_once():
+    space = SearchSpace(
+        {
+            "model": {
+                "hidden_dims": [{"randint": [1, 40000]}, {"choice": [16, 20000, 64]}],
+                "norm": {"choice": ["batchnorm", "layernorm"]},
+                "flag": {"choice": [False, True]},
+            }
+        }
+    )
     probes = [probe.params for probe in probe_points(space)]
-    corner = {"model.hidden_dims[0]": 40000, "model.hidden_dims[1]": 40000, "model.k": 3}
-    assert probes[1] == corner
+    corner = {"model.hidden_dims[0]": 40000, "model.hidden_dims[1]": 20000, "model.norm": "batchnorm", "model.flag": False}
+    assert probes[1] == corner  # text and booleans keep their first option
     assert sum(probe == corner for probe in probes) == 1  # probed once
-    assert Probe(corner, {}).describe("model") == "at model.hidden_dims[0] = 40000, model.hidden_dims[1] = 40000, model.k = 3"
+    described = Probe(corner, {}).describe("model")
+    assert described.startswith("at model.hidden_dims[0] = 40000, model.hidden_dims[1] = 20000, model.norm = ")
 
 
 def test_a_space_with_too_many_candidates_is_refused_before_any_probe():
