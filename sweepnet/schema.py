@@ -323,19 +323,21 @@ def refuse_conversions(raw: Any, validated: Any, field: str) -> None:
         naming the dotted path of the first converted value.
     """
     stack = [(field, raw, validated)]
-    while stack:
+    while stack:  # depth first, in the order written
         path, written, value = stack.pop()
+        children: list[tuple[str, Any, Any]] = []
         if isinstance(value, BaseModel) and isinstance(written, dict):
             fields = type(value).model_fields
-            stack.extend((_join(path, [key]), item, getattr(value, key)) for key, item in written.items() if key in fields)
+            children = [(_join(path, [key]), item, getattr(value, key)) for key, item in written.items() if key in fields]
         elif isinstance(value, dict) and isinstance(written, dict):
-            stack.extend((_join(path, [key]), item, value[key]) for key, item in written.items() if key in value)
+            children = [(_join(path, [key]), item, value[key]) for key, item in written.items() if key in value]
         elif isinstance(value, list | tuple) and isinstance(written, list | tuple) and len(value) == len(written):
-            stack.extend((_join(path, [i]), *pair) for i, pair in enumerate(zip(written, value)))
+            children = [(_join(path, [i]), *pair) for i, pair in enumerate(zip(written, value))]
         else:
             reason = _conversion(written, value)
             if reason:
                 raise ConfigError(path, reason)
+        stack.extend(reversed(children))
 
 
 def _conversion(written: Any, value: Any) -> str:
