@@ -7,6 +7,7 @@ running, and looks at its processes with psutil.
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import os
 import signal
@@ -14,6 +15,8 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -91,6 +94,17 @@ def _listening(process: psutil.Process) -> list[tuple[str, int]]:
         return []
 
 
+def _http_status(port: int) -> int | None:
+    """The HTTP status a GET without a token gets on ``port`` (None: not HTTP, e.g. gRPC)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
 def _is_loopback(host: str) -> bool:
     address = ipaddress.ip_address(host)
     return (getattr(address, "ipv4_mapped", None) or address).is_loopback
@@ -107,6 +121,8 @@ def test_every_listening_socket_of_a_local_sweep_is_on_loopback(sweep_file, dash
         names = {name for _, name, _ in sockets}
         assert {"gcs_server", "raylet", "ray::DashboardAgent"} <= names, names  # what Ray runs was seen
         assert [socket for socket in sockets if not _is_loopback(socket[2][0])] == []
+        agent_ports = [address[1] for _, name, address in sockets if name.endswith("Agent")]
+        assert 401 in [_http_status(port) for port in agent_ports]  # token authentication stays on
     finally:
         driver.send_signal(signal.SIGINT)
         driver.communicate(timeout=120)
