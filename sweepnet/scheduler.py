@@ -26,6 +26,7 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -37,7 +38,7 @@ from ray.exceptions import RayError, RayTaskError
 from threadpoolctl import threadpool_limits
 
 from sweepnet.errors import ConfigError, SweepnetError
-from sweepnet.pluginmanager import get_plugin_manager, get_registries
+from sweepnet.pluginmanager import PluginWarning, get_plugin_manager, get_registries
 from sweepnet.records import TrialResult, TrialSpec, TrialState
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ def run_sweep(
         cluster's resources fit at ``resources.cpus_per_trial`` / ``gpus_per_trial`` each.
     resume : continue the recorded sweep: finished trials are not run again.
     trial_fn : what a worker runs per trial; :func:`sweepnet.trial.run_trial` by default.
-    hook : the lifecycle hook relay; ``get_plugin_manager().hook`` by default.
+    hook : the lifecycle hook relay; by default the process-wide plugins' hooks, each plugin called
+        on its own (:class:`~sweepnet.lifecycle.LifecycleHooks`).
     progress : display fed with the sweep's status; none by default.
     dashboard : start Ray's dashboard (on 127.0.0.1) with a local instance.
 
@@ -100,11 +102,12 @@ def run_sweep(
     # Imported here, not at the top: a worker process imports this module for _TrialWorker and
     # boots faster without the driver's side (rich, the leaderboard).
     from sweepnet.driver import SweepDriver
+    from sweepnet.lifecycle import LifecycleHooks
     from sweepnet.progress import SweepProgress
 
     if trial_fn is None:
         from sweepnet.trial import run_trial as trial_fn
-    hook = hook if hook is not None else get_plugin_manager().hook
+    hook = hook if hook is not None else LifecycleHooks(get_plugin_manager())
     progress = progress if progress is not None else SweepProgress()
 
     def prepare() -> Dataset:
@@ -157,7 +160,9 @@ class _TrialWorker:
         self._dataset: Dataset | None = None
         self._setup_error: str | None = None
         try:
-            self._registries = get_registries()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PluginWarning)  # the driver reported them, once
+                self._registries = get_registries()
             self._trial_fn: TrialFn = ray.cloudpickle.loads(pickled_trial_fn)
         except Exception as err:
             self._setup_error = _one_line(err)
