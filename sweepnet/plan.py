@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sweepnet.conformance import check_sweep_components
 from sweepnet.data import Dataset, DatasetMeta, DataSpec, load_dataset
 from sweepnet.errors import ConfigError
 from sweepnet.overrides import apply_overrides, parse_override
@@ -253,7 +254,9 @@ class SweepPlan:
 
         The metric must be one that trials report for the data set's task, and the model of
         every probe point is built (initialisation only), so a layer stack that does not fit
-        the inputs or a loss that does not suit the task is a :class:`ConfigError` now.
+        the inputs or a loss that does not suit the task is a :class:`ConfigError` now. Every
+        third-party layer and optimizer the sweep uses then passes the conformance kit, or
+        :class:`~sweepnet.conformance.ConformanceError` names it.
         """
         self._data_meta = meta = dataset.meta
         with _located(self.source, self._override_paths):
@@ -270,6 +273,7 @@ class SweepPlan:
                     built.add(key)
                     with _probing(probe):
                         _build_model(setup, meta)
+        check_sweep_components([setup for _, setup in self._setups], self.registries)
 
     # ------------------------------------------------------------------ helpers
 

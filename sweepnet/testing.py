@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from sweepnet.conformance import describe_nonfinite
 from sweepnet.core.gradient_check import eval_numerical_gradient_array, rel_error
 from sweepnet.core.optim import UpdateRule
 from sweepnet.data import Dataset, DatasetMeta, DatasetPlugin
@@ -76,8 +77,9 @@ def check_layer_gradients(
     """Compare ``backward`` with centered-difference gradients of ``forward`` in float64 (train mode).
 
     Checks that ``forward`` leaves ``x`` alone and returns the shape ``init_params`` promised, that
-    ``dx`` has the shape of ``x`` and ``grads`` one array per parameter, shaped like it; then ``dx``
-    and every parameter gradient against the numerical gradient of ``sum(forward(x) * dout)``.
+    ``dx`` has the shape of ``x`` and ``grads`` one array per parameter, shaped like it, all of them
+    finite; then ``dx`` and every parameter gradient against the numerical gradient of
+    ``sum(forward(x) * dout)``.
 
     Parameters
     ----------
@@ -94,6 +96,7 @@ def check_layer_gradients(
     x = rng.standard_normal((batch_size, *in_shape))
     out, cache = _forward(layer, x, params, "train", what)
     _expect(out.shape == (batch_size, *out_shape), f"{what}: forward returned {out.shape}, expected (N, *{out_shape})")
+    _expect_finite(out, f"{what}: forward returned")
     dout = rng.standard_normal(out.shape)
     dx, grads = layer.backward(dout, cache)
     _expect(dx.shape == x.shape, f"{what}: backward returned dx of shape {dx.shape} for x of shape {x.shape}")
@@ -101,6 +104,8 @@ def check_layer_gradients(
     for name, grad in grads.items():
         shape = params[name].shape
         _expect(grad.shape == shape, f"{what}: grads[{name!r}] has shape {grad.shape}, not {shape}")
+    for name, grad in [("dx", dx), *((f"grads[{k!r}]", g) for k, g in grads.items())]:
+        _expect_finite(grad, f"{what}: backward returned {name} with")
 
     def forward(_: np.ndarray) -> np.ndarray:
         return layer.forward(x, params, "train")[0]  # reads x and params, which are perturbed in place
@@ -308,6 +313,12 @@ def _build(layer_cls: type[Layer], options: Mapping[str, Any] | None) -> Layer:
 def _describe(layer_cls: type[Layer], options: Mapping[str, Any] | None, in_shape: Shape) -> str:
     """``"layer Conv(filters=2, ...) at input shape (1, 4, 4)"``, for messages."""
     return f"layer {_build(layer_cls, options)!r} at input shape {tuple(in_shape)}"
+
+
+def _expect_finite(array: np.ndarray, prefix: str) -> None:
+    """``_expect`` that ``array`` (computed from finite standard normal inputs) is finite."""
+    if not np.isfinite(array).all():
+        raise AssertionError(f"{prefix} {describe_nonfinite(array)} from finite inputs")
 
 
 def _expect(condition: bool, message: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sweepnet import __version__
+from sweepnet.conformance import FirstStep, LayerContractError
 from sweepnet.core.gradient_check import eval_numerical_gradient
 from sweepnet.core.models import TwoLayerNet
 from sweepnet.core.solver import Solver
@@ -227,3 +229,124 @@ def test_a_loss_that_does_not_suit_the_task_is_a_config_error(build):
 def test_options_need_at_least_one_layer():
     with pytest.raises(ConfigError, match=r"^model.layers: List should have at least 1 item"):
         validate_options(SequentialPlugin.Options, {"layers": []}, "model")
+
+
+# --------------------------------------------------------------------------- first-step checks
+
+
+class _Truncate(Layer):
+    """Keeps the first 7 features: right at the kit's example shape (7,), wrong at any other."""
+
+    example_shapes = ((7,),)
+
+    def forward(self, x, params, mode):
+        return x[:, :7].copy(), x.shape
+
+    def backward(self, dout, cache):
+        dx = np.zeros(cache, dtype=dout.dtype)
+        dx[:, :7] = dout
+        return dx, {}
+
+
+class _ShortDx(Layer):
+    """Its backward drops the last feature of dx."""
+
+    def forward(self, x, params, mode):
+        return 2 * x, None
+
+    def backward(self, dout, cache):
+        return 2 * dout[:, :-1], {}
+
+
+class _Log(Layer):
+    """log(x): NaN for the negative inputs the first affine layer gives it."""
+
+    def forward(self, x, params, mode):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log(x), x
+
+    def backward(self, dout, cache):
+        return dout / cache, {}
+
+
+@pytest.fixture
+def third_party(builtin_registries):
+    """``build(layers)``: a SequentialNet on VECTORS whose registry adds the layers above, from ``bad-layers 0.3``."""
+    registry = Registry("layer")
+    for component in builtin_registries.layers:
+        registry.include(component)
+    with registry.providing("bad-layers", "0.3", "bad"):
+        registry.add("truncate", _Truncate)
+        registry.add("short_dx", _ShortDx)
+        registry.add("log", _Log)
+    plugin = SequentialPlugin(registry)
+
+    def make(layers):
+        return plugin.build(plugin.Options.model_validate({"layers": layers}), VECTORS, seed=0)
+
+    return make
+
+
+def _batch():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((4, 6)).astype(np.float32), np.array([0, 1, 2, 0])
+
+
+def test_a_wrong_forward_shape_is_named_on_the_first_step_not_in_the_next_layer(third_party):
+    net = third_party([{"name": "affine", "units": 9}, "truncate", {"name": "affine", "units": 3}])
+    X, y = _batch()
+    with pytest.raises(LayerContractError) as err:
+        net.loss(X, y)
+    assert str(err.value) == (
+        "model.layers[1]: layer 'truncate' of plugin 'bad' (bad-layers 0.3): forward returned shape (4, 7) "
+        "for input (4, 9); its init_params promised (N, *(9,)) (on the model's first step)"
+    )
+    with pytest.raises(LayerContractError, match=r"model.layers\[1\].*forward returned shape"):
+        net.loss(X)  # test mode is checked on its own first call
+
+
+def test_a_wrong_dx_shape_is_named(third_party):
+    net = third_party(["short_dx", {"name": "affine", "units": 3}])
+    with pytest.raises(LayerContractError) as err:
+        net.loss(*_batch())
+    assert str(err.value) == (
+        "model.layers[0]: layer 'short_dx' of plugin 'bad' (bad-layers 0.3): backward returned dx of shape (4, 5) "
+        "for an input of shape (4, 6) (on the model's first step)"
+    )
+
+
+def test_nan_from_finite_inputs_is_named_with_the_layer(third_party):
+    net = third_party([{"name": "affine", "units": 5}, "log", {"name": "affine", "units": 3}])
+    with pytest.raises(LayerContractError, match=r"^model.layers\[1\]: layer 'log' of plugin 'bad' \(bad-layers 0.3\): "
+                       r"forward returned NaN from finite inputs and parameters \(on the model.s first step\)$"):  # fmt: skip
+        net.loss(*_batch())
+
+
+def test_non_finite_data_is_not_blamed_on_a_layer(third_party):
+    net = third_party([{"name": "affine", "units": 5}, "relu", {"name": "affine", "units": 3}])
+    X, y = _batch()
+    X[0, 0] = np.nan
+    loss, _ = net.loss(X, y)  # the Solver reports the non-finite loss as a divergence
+    assert not np.isfinite(loss)
+
+
+def test_builtin_layers_pass_their_first_step_and_later_steps_are_not_checked(third_party, monkeypatch):
+    net = third_party([{"name": "affine", "units": 5}, "relu", {"name": "affine", "units": 3}])
+    assert net.where[1] == f"model.layers[1]: layer 'relu' of sweepnet {__version__}"
+    net.loss(*_batch())
+    net.loss(_batch()[0])
+    calls = []
+    monkeypatch.setattr(FirstStep, "forward", lambda *args: calls.append(args))
+    net.loss(*_batch())
+    net.loss(_batch()[0])
+    assert calls == []
+
+
+def test_a_trial_fails_naming_the_layer_and_its_plugin(third_party, monkeypatch):
+    """Through the Solver, as a trial trains: a FAILED trial whose last line names the layer."""
+    net = third_party([{"name": "affine", "units": 9}, "truncate", {"name": "affine", "units": 3}])
+    X, y = _batch()
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    solver = Solver(net, data, num_epochs=1, batch_size=2, verbose=False)
+    with pytest.raises(LayerContractError, match=r"model.layers\[1\]: layer 'truncate' of plugin 'bad'"):
+        solver.train()
