@@ -256,3 +256,86 @@ def test_a_malformed_california_table_is_a_data_error_naming_the_file(tmp_path, 
 def test_california_housing_missing_names_the_download_command(tmp_path):
     with pytest.raises(DataError, match="california_housing .*cal_housing.data.*sweepnet data download california_housing"):
         CaliforniaHousing().load(CaliforniaHousing.Options(), data_home=tmp_path)
+
+
+# --------------------------------------------------------------------------- no code runs from a data file
+
+
+def _plant(path, marker):
+    """Write, at ``path``, a pickle that creates ``marker`` when anything unpickles it (joblib too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump({b"data": _Exploit(marker), b"labels": [0]}, f, protocol=2)
+
+
+def _every_read_path(home):
+    """Every file a built-in data set plugin could read under ``home``: each required file (every
+    alternative), each downloaded file, scikit-learn's own cache names for California housing."""
+    paths = []
+    for cls in BUILTIN_DATASETS.values():
+        if cls.source is None:
+            continue
+        folder = home / cls.source.folder
+        paths += [folder / name for required in cls.source.required for name in required.split("|")]
+        paths += [folder / remote.name for remote in cls.source.files]
+        paths += [home / remote.name for remote in cls.source.files]
+        paths += [folder / "batches.meta", folder / "cal_housing.domain"]
+    paths += [home / "cal_housing_py3.pkz", home / "cal_housing.pkz", home / "scikit_learn_data" / "cal_housing_py3.pkz"]
+    return paths
+
+
+def test_a_crafted_pickle_at_every_path_a_data_set_reads_runs_nothing(tmp_path, monkeypatch):
+    """Issue 19: a crafted cal_housing_py3.pkz ran code during sweepnet validate. Plant one at every
+    path the built-in data sets read, load each data set the way a sweep does, and check that the
+    payload never ran: each load fails as a DataError naming the file, or never reads it."""
+    from sweepnet.data import DataSpec, load_dataset
+    from sweepnet.pluginmanager import create_plugin_manager
+
+    home = tmp_path / "home"
+    marker = tmp_path / "exploited"
+    planted = _every_read_path(home)
+    for path in planted:
+        _plant(path, marker)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(home / "scikit_learn_data"))
+    registry = create_plugin_manager(autoload=False).build_registries().datasets
+    small = {"cifar10": {"num_training": 5, "num_validation": 1, "num_test": 1},
+             "mnist": {"num_training": 5, "num_validation": 1, "num_test": 1}}  # fmt: skip
+    for name in BUILTIN_DATASETS:
+        spec = DataSpec(name=name, options=small.get(name, {}), data_dir=home)
+        if BUILTIN_DATASETS[name].source is None:
+            load_dataset(spec, registry)  # bundled: reads none of the planted files
+            continue
+        with pytest.raises(DataError, match=f"^{name}: ") as err:
+            load_dataset(spec, registry)
+        assert "\n" not in str(err.value)
+    assert not marker.exists()
+    assert len(planted) >= 20
+
+
+def test_california_housing_never_reads_scikit_learns_pickle_cache(tmp_path):
+    marker = tmp_path / "exploited"
+    write_california(tmp_path / "california_housing", rows=20)
+    for name in ("cal_housing_py3.pkz", "cal_housing.pkz"):
+        _plant(tmp_path / name, marker)
+    assert len(check_dataset(CaliforniaHousing, data_home=tmp_path).X_train) == 12
+    assert not marker.exists()
+
+
+def test_a_crafted_feature_cache_is_never_unpickled_and_is_computed_again(tmp_path):
+    from sweepnet.data import DataSpec, load_dataset
+    from sweepnet.pluginmanager import create_plugin_manager
+
+    _write_cifar(tmp_path / "cifar-10-batches-py")
+    registry = create_plugin_manager(autoload=False).build_registries().datasets
+    spec = DataSpec(name="cifar10", options={"num_training": 30, "num_validation": 10, "num_test": 5},
+                    data_dir=tmp_path, features="hog_hsv")  # fmt: skip
+    first = load_dataset(spec, registry)
+    caches = sorted((tmp_path / "cache" / "features").glob("*.npy"))
+    assert len(caches) == 3  # train, val, test
+    marker = tmp_path / "exploited"
+    for path in caches:
+        _plant(path, marker)
+    with pytest.warns(UserWarning, match="ignoring the unreadable feature cache"):
+        again = load_dataset(spec, registry)
+    assert not marker.exists()
+    np.testing.assert_array_equal(again.X_train, first.X_train)
