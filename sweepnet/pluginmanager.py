@@ -242,7 +242,7 @@ class PluginManager(pluggy.PluginManager):
             for field, registry in staged.items():
                 for component in registry:
                     getattr(registries, field).mark_unavailable(component.name, f"{info.label} failed: {failure}")
-        broken = [f"{info.label}, which failed to load ({info.error})" for info in self.failures]
+        broken = [info.label for info in self.failures]
         for _, registry in registries.items():
             registry.broken_plugins = broken
             for conflict in registry.conflicts:

@@ -75,7 +75,7 @@ class UnknownComponentError(PluginError):
     def _message(self, broken: Sequence[str]) -> str:
         hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
         # The name may belong to a plugin that could not load: say which, or the user hunts for typos.
-        maybe = f"; it may come from {'; or from '.join(broken)}" if broken else ""
+        maybe = f"; it may come from a plugin that failed to load: {', '.join(broken)}" if broken else ""
         known = ", ".join(self.available) or "none"
         return f"unknown {self.kind} {self.name!r}{hint}{maybe} (available: {known})"
 
@@ -219,7 +219,8 @@ class Registry:
         self._unavailable: dict[str, str] = {}
         self.conflicts: list[Conflict] = []
         self.broken_plugins: list[str] = []
-        """Labels of plugins that failed to load: an unknown name may be theirs (set by the manager)."""
+        """Labels of plugins that failed to load (``"plugin 'x' (x-layers 1.0)"``): an unknown name
+        may be theirs (set by the plugin manager)."""
 
     def add(
         self,

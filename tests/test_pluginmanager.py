@@ -358,9 +358,8 @@ def test_an_unknown_name_mentions_a_plugin_that_failed_to_import(installed_plugi
     installed_plugin("broken-plugin", "import tensorflow_for_numpy_nets\n", version="0.3", entry_point="broken")
     with pytest.warns(PluginWarning):
         registries = create_plugin_manager(autoload=True).build_registries()
-    with pytest.raises(UnknownComponentError, match=r"^unknown layer 'swish'; it may come from plugin 'broken' "
-                       r"\(broken-plugin 0.3\), which failed to load \(failed to import 'broken_plugin': "
-                       r"ModuleNotFoundError: No module named 'tensorflow_for_numpy_nets'\) \(available: "):  # fmt: skip
+    with pytest.raises(UnknownComponentError, match=r"^unknown layer 'swish'; it may come from a plugin that failed "
+                       r"to load: plugin 'broken' \(broken-plugin 0.3\) \(available: "):  # fmt: skip
         registries.layers.component("swish")
 
 

@@ -136,12 +136,12 @@ def test_a_name_of_a_broken_plugin_is_unavailable_naming_why():
 
 def test_an_unknown_name_mentions_the_plugins_that_failed_to_load():
     registry = _layers("relu")
-    registry.broken_plugins = ["plugin 'b' (b-layers 0.3), which failed to load (ImportError: no tensorflow)"]
+    registry.broken_plugins = ["plugin 'b' (b-layers 0.3)", "plugin 'c' (c-layers 1.0)"]
     with pytest.raises(UnknownComponentError) as err:
         registry.component("swish")
     assert str(err.value) == (
-        "unknown layer 'swish'; it may come from plugin 'b' (b-layers 0.3), which failed to load "
-        "(ImportError: no tensorflow) (available: relu)"
+        "unknown layer 'swish'; it may come from a plugin that failed to load: plugin 'b' (b-layers 0.3), "
+        "plugin 'c' (c-layers 1.0) (available: relu)"
     )
 
 
