@@ -254,8 +254,8 @@ class SweepPlan:
 
         The metric must be one that trials report for the data set's task, and the model of
         every probe point is built (initialisation only), so a layer stack that does not fit
-        the inputs or a loss that does not suit the task is a :class:`ConfigError` now. Every
-        third-party layer and optimizer the sweep uses then passes the conformance kit, or
+        the inputs or a loss that does not suit the task is a :class:`ConfigError` now. Before
+        that, every third-party layer and optimizer the sweep uses passes the conformance kit, or
         :class:`~sweepnet.conformance.ConformanceError` names it.
         """
         self._data_meta = meta = dataset.meta
@@ -266,6 +266,8 @@ class SweepPlan:
                     f"{self.metric!r} is not reported for the {meta.task} data set {meta.name!r}; "
                     f"use one of: {', '.join(METRICS[meta.task])}",
                 )
+            # Before any model is built: a plugin layer that crashes there is named, not a traceback.
+            check_sweep_components([setup for _, setup in self._setups], self.registries)
             built: set[str] = set()
             for probe, setup in self._setups:
                 key = json.dumps([setup.config.model, setup.config.solver.dtype], sort_keys=True, default=repr)
@@ -273,7 +275,6 @@ class SweepPlan:
                     built.add(key)
                     with _probing(probe):
                         _build_model(setup, meta)
-        check_sweep_components([setup for _, setup in self._setups], self.registries)
 
     # ------------------------------------------------------------------ helpers
 
