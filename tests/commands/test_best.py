@@ -94,3 +94,12 @@ def test_limit_must_be_positive(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["best", "digits-mlp", "--limit", "0"])
     assert exited.value.code == 2 and "--limit: must be at least 1" in capsys.readouterr().err
+
+
+def test_the_table_is_not_cut_when_stdout_is_not_a_terminal(store, capsys, monkeypatch):
+    uri, _ = store
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["best", "digits-mlp", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert ["1", "1", "1" * 8, "COMPLETED", "0.9", "0.85", "2", "1", "0.1"] in _rows(out)
