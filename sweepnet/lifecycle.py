@@ -70,7 +70,7 @@ class LifecycleHooks:
                 continue
             try:
                 result = impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception as err:
+            except (Exception, SystemExit) as err:
                 info = self._manager.info(impl.plugin_name)
                 if info.builtin:
                     builtin_error = builtin_error or err

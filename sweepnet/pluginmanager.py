@@ -195,7 +195,7 @@ class PluginManager(pluggy.PluginManager):
             info = replace(info, name=f"{info.provider}:{info.name}")
         try:
             plugin = entry_point.load()
-        except Exception as err:  # a broken third-party plugin must not take the others down
+        except (Exception, SystemExit) as err:  # a broken third-party plugin must not take the others down
             self._skip(info, f"failed to import {entry_point.value!r}: {type(err).__name__}: {err}")
             return
         try:
@@ -264,7 +264,7 @@ class PluginManager(pluggy.PluginManager):
                         impl.function(*[{"registry": registry}[arg] for arg in impl.argnames])
                     except PluginError as err:
                         return f"{hook}: {err}"
-                    except Exception as err:
+                    except (Exception, SystemExit) as err:
                         return f"{hook} raised {type(err).__name__}: {' '.join(str(err).split())}"
         return None
 

@@ -171,6 +171,14 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_others_load(installed
     assert "double" in manager.build_registries().layers
 
 
+def test_a_plugin_that_exits_while_importing_is_skipped_too(installed_plugin):
+    installed_plugin("exiting-plugin", "import sys\nsys.exit('no GPU found')\n", entry_point="exiting")
+    installed_plugin("double-layer", GOOD_PLUGIN, entry_point="double")
+    with pytest.warns(PluginWarning, match=r"plugin 'exiting' \(exiting-plugin 1.0\) skipped: .*SystemExit: no GPU found"):
+        manager = create_plugin_manager(autoload=True)
+    assert "double" in manager.build_registries().layers
+
+
 def test_a_misspelled_hook_is_reported_naming_the_plugin(installed_plugin):
     installed_plugin(
         "typo-plugin",
