@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,67 +14,7 @@ from sweepnet.conformance import check_component, sweep_components
 from sweepnet.pluginmanager import AUTOLOAD_ENV, get_registries
 from sweepnet.registry import Component
 
-LAYERS = """
-    import numpy as np
-    from sweepnet.plugin import Layer, hookimpl
-
-    class Double(Layer):
-        "2 x."
-
-        def forward(self, x, params, mode):
-            return 2 * x, None
-
-        def backward(self, dout, cache):
-            return 2 * dout, {}
-
-    class BadDx(Layer):
-        "dx misses a feature."
-
-        def forward(self, x, params, mode):
-            return 2 * x, None
-
-        def backward(self, dout, cache):
-            return 2 * dout[..., :-1], {}
-
-    class Cube(Layer):
-        "x**3 with the derivative 2 x**2."
-
-        def forward(self, x, params, mode):
-            return x**3, x
-
-        def backward(self, dout, cache):
-            return dout * 2 * cache**2, {}
-
-    class Truncate(Layer):
-        "Right at the kit's example shape only."
-
-        example_shapes = ((7,),)
-
-        def forward(self, x, params, mode):
-            return x[:, :7].copy(), x.shape
-
-        def backward(self, dout, cache):
-            dx = np.zeros(cache, dtype=dout.dtype)
-            dx[:, :7] = dout
-            return dx, {}
-
-    def uphill(w, dw, config=None):
-        "Steps the wrong way."
-        config = {} if config is None else config
-        config.setdefault("learning_rate", 1e-2)
-        return w + config["learning_rate"] * dw, config
-
-    @hookimpl
-    def sweepnet_register_layers(registry):
-        registry.add("double", Double)
-        registry.add("bad_dx", BadDx)
-        registry.add("cube", Cube)
-        registry.add("truncate", Truncate)
-
-    @hookimpl
-    def sweepnet_register_optimizers(registry):
-        registry.add("uphill", uphill)
-"""
+LAYERS = Path(__file__).parent / "plugins" / "misbehaving.py"
 
 SWEEP = """\
 name: plugin-check
@@ -87,7 +28,7 @@ search: {{searcher: grid}}
 @pytest.fixture
 def plugin_layers(installed_plugin, fresh_plugin_state, monkeypatch):
     """The layers and optimizer above, installed as ``bad-layers 0.4`` (entry point ``bad``)."""
-    installed_plugin("bad-layers", LAYERS, version="0.4", entry_point="bad")
+    installed_plugin("bad-layers", LAYERS.read_text(), version="0.4", entry_point="bad")
     monkeypatch.setenv(AUTOLOAD_ENV, "0")
     conformance._cached_problem.cache_clear()
     return get_registries()

@@ -9,10 +9,8 @@ no build isolation) into a throwaway venv that sees this environment's packages 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import sysconfig
 import textwrap
 from pathlib import Path
@@ -20,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from sweepnet import __version__
-from sweepnet.pluginmanager import AUTOLOAD_ENV
+
+from .venvs import env_with_autoload, venv_seeing
 
 pytestmark = pytest.mark.slow
 
@@ -48,14 +47,7 @@ REGISTRATION_WARNINGS = [
 def corpus_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The python of a fresh venv holding sweepnet (through a .pth file) and every corpus package."""
     tmp = tmp_path_factory.mktemp("corpus")
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    Path(site, "sweepnet-env.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    python = venv_seeing(tmp / "venv", Path(sysconfig.get_paths()["purelib"]))
     sources = tmp / "sources"
     shutil.copytree(CORPUS, sources, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     packages = sorted(str(path) for path in sources.iterdir())
@@ -67,9 +59,8 @@ def corpus_python(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """This process's environment without the test suite's autoload switch: the corpus loads."""
-    env = {key: value for key, value in os.environ.items() if key != AUTOLOAD_ENV}
-    return {**env, "COLUMNS": "100", **extra}
+    """Entry points load (the test suite's autoload switch is dropped); tables are not cut."""
+    return env_with_autoload(COLUMNS="100", **extra)
 
 
 def _sweepnet(python: str, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,8 @@ from sweepnet.layer import Layer
 from sweepnet.plugins.sequential import SequentialNet, SequentialPlugin
 from sweepnet.registry import Registry, validate_options
 
+from . import misbehaving
+
 IMAGES = DatasetMeta("tiny-images", "classification", (3, 8, 8), num_classes=10)
 VECTORS = DatasetMeta("blobs", "classification", (6,), num_classes=3)
 TARGETS = DatasetMeta("line", "regression", (4,), num_outputs=1)
@@ -234,51 +236,15 @@ def test_options_need_at_least_one_layer():
 # --------------------------------------------------------------------------- first-step checks
 
 
-class _Truncate(Layer):
-    """Keeps the first 7 features: right at the kit's example shape (7,), wrong at any other."""
-
-    example_shapes = ((7,),)
-
-    def forward(self, x, params, mode):
-        return x[:, :7].copy(), x.shape
-
-    def backward(self, dout, cache):
-        dx = np.zeros(cache, dtype=dout.dtype)
-        dx[:, :7] = dout
-        return dx, {}
-
-
-class _ShortDx(Layer):
-    """Its backward drops the last feature of dx."""
-
-    def forward(self, x, params, mode):
-        return 2 * x, None
-
-    def backward(self, dout, cache):
-        return 2 * dout[:, :-1], {}
-
-
-class _Log(Layer):
-    """log(x): NaN for the negative inputs the first affine layer gives it."""
-
-    def forward(self, x, params, mode):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.log(x), x
-
-    def backward(self, dout, cache):
-        return dout / cache, {}
-
-
 @pytest.fixture
 def third_party(builtin_registries):
-    """``build(layers)``: a SequentialNet on VECTORS whose registry adds the layers above, from ``bad-layers 0.3``."""
+    """``build(layers)``: a SequentialNet on VECTORS whose registry adds the misbehaving layers, from ``bad-layers 0.3``."""
     registry = Registry("layer")
     for component in builtin_registries.layers:
         registry.include(component)
     with registry.providing("bad-layers", "0.3", "bad"):
-        registry.add("truncate", _Truncate)
-        registry.add("short_dx", _ShortDx)
-        registry.add("log", _Log)
+        for name, cls in misbehaving.LAYERS.items():
+            registry.add(name, cls)
     plugin = SequentialPlugin(registry)
 
     def make(layers):
@@ -306,11 +272,11 @@ def test_a_wrong_forward_shape_is_named_on_the_first_step_not_in_the_next_layer(
 
 
 def test_a_wrong_dx_shape_is_named(third_party):
-    net = third_party(["short_dx", {"name": "affine", "units": 3}])
+    net = third_party(["bad_dx", {"name": "affine", "units": 3}])
     with pytest.raises(LayerContractError) as err:
         net.loss(*_batch())
     assert str(err.value) == (
-        "model.layers[0]: layer 'short_dx' of plugin 'bad' (bad-layers 0.3): backward returned dx of shape (4, 5) "
+        "model.layers[0]: layer 'bad_dx' of plugin 'bad' (bad-layers 0.3): backward returned dx of shape (4, 5) "
         "for an input of shape (4, 6) (on the model's first step)"
     )
 

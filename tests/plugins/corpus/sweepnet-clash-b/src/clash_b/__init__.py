@@ -1,19 +1,20 @@
 """Registers `swish`, as sweepnet-clash-a does."""
 
-from scipy.special import expit
+import numpy as np
 
 from sweepnet.plugin import Layer, hookimpl
 
 
 class Swish(Layer):
-    """x * sigmoid(x), from sweepnet-clash-b."""
+    """x * sigmoid(x) written with tanh, from sweepnet-clash-b."""
 
     def forward(self, x, params, mode):
-        return x * expit(x), x
+        half = 0.5 * (1 + np.tanh(x / 2))
+        return x * half, (x, half)
 
     def backward(self, dout, cache):
-        s = expit(cache)
-        return dout * (s + cache * s * (1 - s)), {}
+        x, s = cache
+        return dout * (s + x * s * (1 - s)), {}
 
 
 @hookimpl
