@@ -14,7 +14,6 @@ from sweepnet.pluginmanager import AUTOLOAD_ENV, PREFER_ENV, PluginManager, get_
 from sweepnet.plan import plan_from_text
 from sweepnet.records import TrialState
 from sweepnet.registry import Component, Conflict
-from sweepnet.testing import check_layer
 from sweepnet.trial import run_trial
 
 DOC = Path(__file__).parents[1] / "docs" / "plugins.md"
