@@ -166,12 +166,13 @@ class FirstStep:
         for name, grad in grads.items():
             if not isinstance(grad, np.ndarray) or grad.shape != params[name].shape:
                 got = grad.shape if isinstance(grad, np.ndarray) else type(grad).__name__
-                self._fail(index, f"backward returned grads[{name!r}] of shape {got} for a parameter of shape "
-                           f"{params[name].shape}")
+                shape = params[name].shape
+                self._fail(index, f"backward returned grads[{name!r}] of shape {got} for a parameter of shape {shape}")
         if _finite(dout):
             for name, value in [("dx", dx), *((f"grads[{k!r}]", g) for k, g in grads.items())]:
                 if not _finite(value):
-                    self._fail(index, f"backward returned {name} with {describe_nonfinite(value)} from a finite upstream gradient")
+                    nonfinite = describe_nonfinite(value)
+                    self._fail(index, f"backward returned {name} with {nonfinite} from a finite upstream gradient")
 
     def _fail(self, index: int, problem: str) -> None:
         raise LayerContractError(f"{self.where[index]}: {problem} (on the model's first step)")

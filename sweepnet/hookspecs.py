@@ -56,7 +56,7 @@ def sweepnet_register_optimizers(registry: Registry) -> None:
 
 @hookspec
 def sweepnet_register_datasets(registry: Registry) -> None:
-    """Add data sets: ``registry.add("spiral", Spiral)`` with ``Spiral`` a ``sweepnet.plugin.DatasetPlugin`` subclass."""
+    """Add data sets: ``registry.add("spiral", Spiral)`` with ``Spiral`` a ``DatasetPlugin`` subclass."""
 
 
 @hookspec

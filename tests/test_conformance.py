@@ -95,7 +95,8 @@ def test_a_searched_layer_is_checked_at_its_place_in_the_space(plugin_layers, tm
     path = tmp_path / "searched.yaml"
     path.write_text(SWEEP.format(layer="{choice: [relu, double, bad_dx]}", rule="{choice: [sgd, adam]}"))
     plan = load_plan(path)
-    used = [(field, component.name) for field, component, _ in sweep_components([s for _, s in plan._setups], plugin_layers)]
+    setups = [setup for _, setup in plan._setups]
+    used = [(field, component.name) for field, component, _ in sweep_components(setups, plugin_layers)]
     assert sorted(used) == sorted(
         [("solver.update_rule", "sgd"), ("solver.update_rule", "adam"), ("model.layers[0]", "affine"),
          ("model.layers[1]", "relu"), ("model.layers[1]", "double"), ("model.layers[1]", "bad_dx")]

@@ -58,21 +58,21 @@ def _manager(*plugins: tuple[object, str, str]) -> PluginManager:
     """A manager with ``(plugin, name, provider)`` registered in order (pluggy calls the last first)."""
     manager = PluginManager()
     for plugin, name, provider in plugins:
-        manager.register_plugin(plugin, name, provider=provider, version=__version__ if provider == "sweepnet" else "0.2")
+        version = __version__ if provider == "sweepnet" else "0.2"
+        manager.register_plugin(plugin, name, provider=provider, version=version)
     return manager
 
 
 def test_a_plugin_that_raises_is_reported_once_and_disabled_while_the_others_carry_on():
     tracker, other, broken = Recorder(), Recorder(), Broken()
-    hooks = LifecycleHooks(
-        _manager((tracker, "sweepnet.tracker", "sweepnet"), (other, "other", "other-dist"), (broken, "notify", "sweepnet-notify"))
-    )
+    plugins = [(tracker, "sweepnet.tracker", "sweepnet"), (other, "other", "other-dist"), (broken, "notify", "notify")]
+    hooks = LifecycleHooks(_manager(*plugins))
     with pytest.warns(PluginWarning) as caught:
         for spec in TRIALS:
             hooks.sweepnet_trial_end(sweep=SWEEP, trial=spec, result=_result(spec))
         hooks.sweepnet_sweep_end(sweep=SWEEP, results=[])
     message = (
-        "plugin 'notify' (sweepnet-notify 0.2): sweepnet_trial_end raised KeyError: 'val_acc'; "
+        "plugin 'notify' (notify 0.2): sweepnet_trial_end raised KeyError: 'val_acc'; "
         "disabled for the rest of the sweep"
     )
     assert [str(w.message) for w in caught] == [message]
@@ -109,7 +109,9 @@ def test_a_builtin_that_raises_is_raised_after_the_others_were_called():
 def test_the_history_comes_from_the_first_plugin_that_answers_despite_one_that_raises():
     history = [(TRIALS[0], _result(TRIALS[0]))]
     hooks = LifecycleHooks(
-        _manager((Recorder(history), "sweepnet.tracker", "sweepnet"), (Recorder(), "quiet", "q"), (Broken(), "notify", "n"))
+        _manager(
+            (Recorder(history), "sweepnet.tracker", "sweepnet"), (Recorder(), "quiet", "q"), (Broken(), "notify", "n")
+        )
     )
     with pytest.warns(PluginWarning, match="plugin 'notify' .n 0.2.: sweepnet_sweep_history raised OSError"):
         assert hooks.sweepnet_sweep_history(sweep=SWEEP) == history

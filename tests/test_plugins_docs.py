@@ -26,7 +26,8 @@ def _blocks(language: str) -> list[str]:
 
 
 def test_the_built_in_component_list_is_what_the_registries_hold(builtin_registries):
-    listed = DOC.read_text().split("<!-- built-in components: begin -->\n")[1].split("<!-- built-in components: end -->")[0]
+    text = DOC.read_text()
+    listed = text.split("<!-- built-in components: begin -->\n")[1].split("<!-- built-in components: end -->")[0]
     assert listed == components_markdown(builtin_registries), (
         "regenerate it: SWEEPNET_DISABLE_PLUGIN_AUTOLOAD=1 sweepnet plugins --markdown"
     )
@@ -64,7 +65,8 @@ def test_the_download_example_declares_a_valid_source():
 def test_the_clash_message_shown_is_the_one_printed():
     kept = Component("layer", "leaky_relu", object, "sweepnet", __version__, None, "", "sweepnet.plugins.layers")
     skipped = Component("layer", "leaky_relu", object, "sweepnet-clash-builtin", "0.1.0", None, "", "clash_builtin")
-    printed = f"{Conflict(kept, skipped)}; to use sweepnet-clash-builtin's, set {PREFER_ENV}=leaky_relu=sweepnet-clash-builtin"
+    hint = f"to use sweepnet-clash-builtin's, set {PREFER_ENV}=leaky_relu=sweepnet-clash-builtin"
+    printed = f"{Conflict(kept, skipped)}; {hint}"
     assert f"sweepnet: warning: {printed.replace(__version__, '0.1.0')}`" in DOC.read_text()
 
 

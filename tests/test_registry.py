@@ -97,7 +97,8 @@ def test_a_preferred_provider_takes_the_name_whichever_came_first():
     registry.include(extra, prefer="sweepnet-extras")  # names compare as pip does
     assert registry.component("gelu") is extra
     assert registry.conflicts == [Conflict(extra, builtin, preferred=True)]
-    assert str(registry.conflicts[0]).endswith("the name is taken by plugin 'extras' (Sweepnet_Extras 0.2), which is preferred")
+    taken = "the name is taken by plugin 'extras' (Sweepnet_Extras 0.2), which is preferred"
+    assert str(registry.conflicts[0]).endswith(taken)
     again = Registry("layer")
     again.include(builtin, prefer="sweepnet")
     again.include(extra, prefer="sweepnet")
@@ -112,7 +113,8 @@ def test_merge_adds_another_registrys_components_and_clashes():
         own.add("swish", Thing)  # twice by the same plugin: recorded too
     shared.merge(own, {})
     assert shared.names() == ["relu", "swish"] and shared.component("relu").provider == "sweepnet"
-    assert [(c.kept.name, c.skipped.provider) for c in shared.conflicts] == [("swish", "my-layers"), ("relu", "my-layers")]
+    clashes = [(c.kept.name, c.skipped.provider) for c in shared.conflicts]
+    assert clashes == [("swish", "my-layers"), ("relu", "my-layers")]
     preferred = _layers("relu")
     preferred.merge(own, {"relu": "my-layers"})
     assert preferred.component("relu").provider == "my-layers"
@@ -120,13 +122,12 @@ def test_merge_adds_another_registrys_components_and_clashes():
 
 def test_a_name_of_a_broken_plugin_is_unavailable_naming_why():
     registry = _layers("relu")
-    registry.mark_unavailable("halfway", "plugin 'x' (x-layers 1.0) failed: sweepnet_register_layers raised OSError: gone")
+    reason = "plugin 'x' (x-layers 1.0) failed: sweepnet_register_layers raised OSError: gone"
+    registry.mark_unavailable("halfway", reason)
     registry.mark_unavailable("relu", "never shown: another plugin provides it")
     with pytest.raises(UnavailableComponentError) as err:
         registry.component("halfway")
-    assert str(err.value) == (
-        "layer 'halfway' is unavailable: plugin 'x' (x-layers 1.0) failed: sweepnet_register_layers raised OSError: gone"
-    )
+    assert str(err.value) == f"layer 'halfway' is unavailable: {reason}"
     assert isinstance(err.value, UnknownComponentError)  # callers that name the config field still do
     assert registry.get("relu") is Thing
     with registry.providing("y-layers", "2.0"):

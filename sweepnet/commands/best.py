@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     record = read_sweep(args.sweep, args.tracking_uri)
     console = Console()
     title = f"{record.name} ({record.status.lower()}): {len(record.entries)} trials by {record.metric}"
-    print_table(console, leaderboard.to_table(record.entries, record.metric, record.mode, limit=args.limit, title=title))
+    table = leaderboard.to_table(record.entries, record.metric, record.mode, limit=args.limit, title=title)
+    print_table(console, table)
     ranked = leaderboard.rank(record.entries, record.metric, record.mode)
     if not ranked or not _scored(ranked[0][1], record.metric):
         console.print(f"no trial has finished with a {record.metric} yet", highlight=False)

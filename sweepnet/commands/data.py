@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(run=_list)
 
     fetch = actions.add_parser("download", parents=[data_dir], help="download, verify and unpack a data set")
-    fetch.add_argument("name", metavar="NAME", help="a data set that is downloaded, e.g. cifar10 (see: sweepnet data list)")
+    fetch.add_argument(
+        "name", metavar="NAME", help="a data set that is downloaded, e.g. cifar10 (see: sweepnet data list)"
+    )
     fetch.add_argument(
         "--mirror",
         metavar="URL",

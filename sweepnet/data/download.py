@@ -81,7 +81,9 @@ class RemoteFile:
         _check_plain(self.name, "file name")
         algorithm, _, digest = self.checksum.partition(":")
         if _ALGORITHMS.get(algorithm) != len(digest) or not re.fullmatch(r"[0-9a-f]+", digest):
-            raise ValueError(f"{self.name}: checksum must be '<md5|sha1|sha256|sha512>:<hex digest>', got {self.checksum!r}")
+            raise ValueError(
+                f"{self.name}: checksum must be '<md5|sha1|sha256|sha512>:<hex digest>', got {self.checksum!r}"
+            )
         if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
             raise ValueError(f"{self.name}: size must be a positive number of bytes, got {self.size!r}")
 

@@ -138,7 +138,8 @@ def test_a_third_party_data_set_downloads_through_the_same_safe_path(tmp_path, c
     served.mkdir()
     csv = b"0,1,0\n1,0,1\n0.5,0.5,0\n"
     (served / "rings.csv").write_bytes(csv)
-    httpd = hs.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(hs.SimpleHTTPRequestHandler, directory=str(served)))
+    handler = functools.partial(hs.SimpleHTTPRequestHandler, directory=str(served))
+    httpd = hs.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:

@@ -135,13 +135,14 @@ def test_a_name_clash_is_a_warning_and_a_table_row_and_stops_nothing(capsys, ins
         f"sweepnet {__version__}, which registered it first; to use conv-clash's, set SWEEPNET_PREFER=conv=conv-clash\n"
     )
     assert "name clashes (choose with SWEEPNET_PREFER=NAME=DISTRIBUTION)" in out
-    assert ("layer", "conv", f"sweepnet {__version__}", "plugin 'clash' (conv-clash 3.0)", "registered first") in _rows(out)
+    clash = "plugin 'clash' (conv-clash 3.0)"
+    assert ("layer", "conv", f"sweepnet {__version__}", clash, "registered first") in _rows(out)
     monkeypatch.setenv("SWEEPNET_PREFER", "conv=conv-clash")
     get_registries.cache_clear()
     assert main(["plugins"]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    row = ("layer", "conv", "plugin 'clash' (conv-clash 3.0)", f"sweepnet {__version__}", "preferred by SWEEPNET_PREFER")
+    row = ("layer", "conv", clash, f"sweepnet {__version__}", "preferred by SWEEPNET_PREFER")
     assert row in _rows(out)
 
 

@@ -254,7 +254,8 @@ def test_a_malformed_california_table_is_a_data_error_naming_the_file(tmp_path, 
 
 
 def test_california_housing_missing_names_the_download_command(tmp_path):
-    with pytest.raises(DataError, match="california_housing .*cal_housing.data.*sweepnet data download california_housing"):
+    command = "sweepnet data download california_housing"
+    with pytest.raises(DataError, match=f"california_housing .*cal_housing.data.*{command}"):
         CaliforniaHousing().load(CaliforniaHousing.Options(), data_home=tmp_path)
 
 
@@ -280,7 +281,8 @@ def _every_read_path(home):
         paths += [folder / remote.name for remote in cls.source.files]
         paths += [home / remote.name for remote in cls.source.files]
         paths += [folder / "batches.meta", folder / "cal_housing.domain"]
-    paths += [home / "cal_housing_py3.pkz", home / "cal_housing.pkz", home / "scikit_learn_data" / "cal_housing_py3.pkz"]
+    paths += [home / "cal_housing_py3.pkz", home / "cal_housing.pkz"]
+    paths += [home / "scikit_learn_data" / "cal_housing_py3.pkz"]
     return paths
 
 

@@ -238,7 +238,7 @@ def test_options_need_at_least_one_layer():
 
 @pytest.fixture
 def third_party(builtin_registries):
-    """``build(layers)``: a SequentialNet on VECTORS whose registry adds the misbehaving layers, from ``bad-layers 0.3``."""
+    """``build(layers)``: a SequentialNet on VECTORS; its registry adds the misbehaving layers as ``bad-layers 0.3``."""
     registry = Registry("layer")
     for component in builtin_registries.layers:
         registry.include(component)
@@ -283,8 +283,11 @@ def test_a_wrong_dx_shape_is_named(third_party):
 
 def test_nan_from_finite_inputs_is_named_with_the_layer(third_party):
     net = third_party([{"name": "affine", "units": 5}, "log", {"name": "affine", "units": 3}])
-    with pytest.raises(LayerContractError, match=r"^model.layers\[1\]: layer 'log' of plugin 'bad' \(bad-layers 0.3\): "
-                       r"forward returned NaN from finite inputs and parameters \(on the model.s first step\)$"):  # fmt: skip
+    message = (
+        r"^model.layers\[1\]: layer 'log' of plugin 'bad' \(bad-layers 0.3\): "
+        r"forward returned NaN from finite inputs and parameters \(on the model.s first step\)$"
+    )
+    with pytest.raises(LayerContractError, match=message):
         net.loss(*_batch())
 
 
