@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def downloadable(registry: Registry) -> dict[str, DownloadSource]:
     """The data sets of ``registry`` that declare a download source, by name."""
-    return {c.name: c.obj.source for c in registry if getattr(c.obj, "source", None) is not None}
+    from sweepnet.data.download import DownloadSource
+
+    return {c.name: c.obj.source for c in registry if isinstance(getattr(c.obj, "source", None), DownloadSource)}
 
 
 def _list(args: argparse.Namespace) -> int:
