@@ -64,7 +64,7 @@ class LifecycleHooks:
 
     def _call(self, caller: HookCaller, kwargs: dict[str, Any]) -> Any:
         firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
-        builtin_error: Exception | None = None
+        builtin_error: BaseException | None = None
         for impl in reversed(caller.get_hookimpls()):  # pluggy's order: the last registered first
             if impl.plugin_name in self._disabled:
                 continue
@@ -91,5 +91,5 @@ class LifecycleHooks:
         warnings.warn(message, PluginWarning, stacklevel=4)
 
 
-def _one_line(err: Exception) -> str:
+def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {' '.join(str(err).split())}"
