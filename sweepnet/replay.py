@@ -125,10 +125,11 @@ def select_trial(entries: Sequence[Entry], selector: str, sweep: str) -> Entry:
 
 
 def history_difference(history: Sequence[dict[str, float]], recorded: Sequence[dict[str, float]]) -> str | None:
-    """Where ``history`` first departs from the ``recorded`` epochs, or None when it repeats them all.
+    """Where ``history`` first departs from ``recorded`` over the epochs both have, or None.
 
-    A run that goes on past the recorded epochs (the sweep's pruner stopped the trial) still
-    repeats them. Metrics are compared exactly; NaN equals NaN.
+    Epochs only one of them has are not compared: a re-run goes on past the epoch at which the
+    sweep's pruner stopped the trial, or stops earlier when told to. Metrics are compared exactly;
+    NaN equals NaN.
     """
     for epoch, (row, old) in enumerate(zip(history, recorded, strict=False), start=1):
         for key in sorted(old.keys() | row.keys()):
@@ -136,8 +137,6 @@ def history_difference(history: Sequence[dict[str, float]], recorded: Sequence[d
                 return f"epoch {epoch}: {key} is {'missing' if key not in row else 'new'}"
             if not _same(row[key], old[key]):
                 return f"epoch {epoch}: {key} {row[key]!r}, recorded {old[key]!r}"
-    if len(history) < len(recorded):
-        return f"{len(history)} epochs ran, {len(recorded)} were recorded"
     return None
 
 
@@ -152,7 +151,7 @@ def config_differences(config: dict[str, Any], recorded: dict[str, Any]) -> list
 
 
 def _shown(leaves: dict[str, Any], path: str) -> str:
-    return repr(leaves[path]) if path in leaves else "(none)"
+    return repr(leaves[path]) if path in leaves else "(not set)"
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, Any]:

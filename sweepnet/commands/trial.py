@@ -122,12 +122,19 @@ def _compare_history(result: TrialResult, replay: Replay) -> None:
 
     recorded = replay.recorded_history()
     difference = history_difference(result.history, recorded)
+    ran, kept = len(result.history), len(recorded)
     if not recorded:
         print("history: none was recorded")
-    elif difference is None:
-        print(f"history: the {len(recorded)} recorded epochs, reproduced exactly")
+    elif difference is not None:
+        print(f"history: differs from the record at {difference}")
+    elif ran < kept:
+        print(f"history: the {_epochs(ran)} that ran repeat the record exactly ({kept} were recorded)")
     else:
-        print(f"history: differs from the record ({difference})")
+        print(f"history: the {_epochs(kept)} recorded, reproduced exactly")
+
+
+def _epochs(count: int) -> str:
+    return f"{count} epoch{'s' * (count != 1)}"
 
 
 def _run(spec: TrialSpec, dataset: Dataset, *, verbose: bool, debug: bool) -> TrialResult | None:

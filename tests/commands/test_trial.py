@@ -144,7 +144,7 @@ def test_a_recorded_trial_reruns_from_the_store_with_its_exact_history(recorded_
     assert lines[0].startswith(f"trial 0 ({spec.trial_id[:8]}) of sweep recorded (seed {spec.seed}), recorded COMPLETED in ")
     assert f"  model.weight_scale = {spec.params['model.weight_scale']!r}" in lines
     assert "(Epoch 4 / 4) train acc:" in out and "differs" not in out
-    assert lines[-1] == "history: the 4 recorded epochs, reproduced exactly"
+    assert lines[-1] == "history: the 4 epochs recorded, reproduced exactly"
 
 
 def test_the_rerun_history_equals_the_recorded_one_value_for_value(recorded_sweep):
@@ -162,17 +162,20 @@ def test_a_pruned_trial_runs_on_and_repeats_its_recorded_epochs(recorded_sweep, 
     status, out, _ = _replayed_output(capsys, "recorded", "--trial", spec.trial_id[:6], "--tracking-uri", recorded_sweep.uri)
     assert status == 0 and "recorded PRUNED" in out.splitlines()[0]
     assert "COMPLETED in" in out and "epochs 4" in out
-    assert out.splitlines()[-1] == "history: the 2 recorded epochs, reproduced exactly"
+    assert out.splitlines()[-1] == "history: the 2 epochs recorded, reproduced exactly"
 
 
 def test_a_sweep_file_plus_trial_reads_the_store_named_by_the_file_and_takes_overrides(recorded_sweep, capsys):
     spec, _ = recorded_sweep.entries[2]
     status, out, _ = _replayed_output(capsys, str(recorded_sweep.path), "--trial", "2", "-q")
-    assert status == 0 and out.splitlines()[-1] == "history: the 4 recorded epochs, reproduced exactly"
+    assert status == 0 and out.splitlines()[-1] == "history: the 4 epochs recorded, reproduced exactly"
     status, out, _ = _replayed_output(capsys, str(recorded_sweep.path), "--trial", "2", "-q", "--set", "solver.num_epochs=2")
     assert status == 0
     assert "  differs from the recorded trial: solver.num_epochs: 2 (recorded: 4)" in out.splitlines()
-    assert out.splitlines()[-1] == "history: differs from the record (2 epochs ran, 4 were recorded)"
+    assert out.splitlines()[-1] == "history: the 2 epochs that ran repeat the record exactly (4 were recorded)"
+    status, out, _ = _replayed_output(capsys, str(recorded_sweep.path), "--trial", "2", "-q", "--set", "model.reg=0.5")
+    assert "  differs from the recorded trial: model.reg: 0.5 (recorded: (not set))" in out.splitlines()
+    assert out.splitlines()[-1].startswith("history: differs from the record at epoch 1: ")
 
 
 @pytest.mark.parametrize(
@@ -254,7 +257,8 @@ def test_trials_run_by_ray_workers_rerun_here_exactly_and_the_best_model_rescore
     for spec, result in record.entries:
         assert main(["trial", "on-ray", "--trial", str(spec.number), "--tracking-uri", uri, "-q"]) == 0
         out = capsys.readouterr().out
-        assert out.splitlines()[-1] == f"history: the {len(result.history)} recorded epochs, reproduced exactly", out
+        epochs = len(result.history)
+        assert out.splitlines()[-1] == f"history: the {epochs} epoch{'s' * (epochs > 1)} recorded, reproduced exactly", out
     code = textwrap.dedent(f"""
         import json, numpy as np, sweepnet
         from sweepnet.data.plugin import NoOptions
