@@ -3,9 +3,7 @@
 A sweep logs its best model on the parent run as the MLflow Model ``model/`` (``MLmodel`` plus the
 model file ``model.npz``), whose ``python_function`` flavour names this module. MLflow then loads
 it with the code of the installed sweepnet and the weights read by ``np.load(...,
-allow_pickle=False)``; nothing is unpickled::
-
-    import mlflow
+allow_pickle=False)``; nothing is unpickled. In the user's code::
 
     model = mlflow.pyfunc.load_model(f"runs:/{parent_run_id}/model")
     labels = model.predict(X_raw)            # (N, *input_shape), or a table of N flattened rows

@@ -80,16 +80,15 @@ def recorded_trial(
         for a sweep the store does not hold.
     """
     from sweepnet.config import load_plan, plan_from_text
-    from sweepnet.tracking import read_sweep, recorded_sweep, resolve_tracking_uri
+    from sweepnet.tracking import read_sweep, resolve_tracking_uri, sweep_file
 
     if Path(source).is_file() or Path(source).suffix in _SWEEP_FILE_SUFFIXES:
         plan = load_plan(source, overrides)
         record = read_sweep(plan.name, resolve_tracking_uri(tracking_uri, plan.tracking_uri))
     else:
-        record = read_sweep(source, tracking_uri)
-        text, recorded_overrides = recorded_sweep(source, tracking_uri)
+        record = read_sweep(source, tracking_uri)  # once: thousands of trials take seconds to list
         uri = [f"tracking.uri={tracking_uri}"] if tracking_uri else []
-        plan = plan_from_text(text, [*recorded_overrides, *uri, *overrides], source=f"sweep {source}")
+        plan = plan_from_text(sweep_file(record), [*record.overrides, *uri, *overrides], source=f"sweep {source}")
     recorded, result = select_trial(record.entries, selector, record.name)
     searched = {path for path, _ in plan.space.leaves()}
     params = {path: value for path, value in recorded.params.items() if path in searched}

@@ -91,6 +91,7 @@ __all__ = [
     "sweepnet_trial_end",
     "sweepnet_trial_report",
     "sweepnet_trial_start",
+    "sweep_file",
     "trial_history",
 ]
 
@@ -659,12 +660,7 @@ def recorded_sweep(name: str, tracking_uri: str | None = None) -> tuple[str, lis
         for an unknown sweep, an unreadable store, or a sweep that was not started from a file.
     """
     record = read_sweep(name, tracking_uri)
-    client = _client(record.tracking_uri)
-    with _store_errors(record.tracking_uri), tempfile.TemporaryDirectory() as folder:
-        text = Path(client.download_artifacts(record.run_id, "sweep.yaml", folder)).read_text()
-    if not text.strip():
-        raise TrackingError(f"sweep {name!r} in {record.tracking_uri} was not started from a sweep file")
-    return text, record.overrides
+    return sweep_file(record), record.overrides
 
 
 def _read(uri: str, name: str, *, histories: bool, sweep_config: dict | None = None) -> SweepRecord | None:
@@ -1066,6 +1062,22 @@ def model_file(ref: str, tracking_uri: str | None = None) -> tuple[bytes, str]:
         else:
             data = Path(location).read_bytes()
         return data, f"model.npz of trial {spec.number} ({spec.trial_id[:8]}) of sweep {ref!r} in {uri}"
+
+
+def sweep_file(record: SweepRecord) -> str:
+    """The sweep file as written, from ``record``'s parent run (what :func:`recorded_sweep` reads).
+
+    Raises
+    ------
+    TrackingError
+        for an unreadable store, or a sweep that was not started from a file.
+    """
+    client = _client(record.tracking_uri)
+    with _store_errors(record.tracking_uri):
+        text = _artifact_bytes(client, record.run_id, "sweep.yaml").decode()
+    if not text.strip():
+        raise TrackingError(f"sweep {record.name!r} in {record.tracking_uri} was not started from a sweep file")
+    return text
 
 
 def trial_history(record: SweepRecord, trial_id: str) -> list[dict[str, float]]:

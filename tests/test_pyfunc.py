@@ -85,6 +85,13 @@ def test_predict_takes_arrays_lists_and_the_tables_of_dataframe_split(recorded_s
     np.testing.assert_array_equal(model.predict(X[:7], params={}), model.predictor.predict(X[:7]))
 
 
+def test_the_loader_module_itself_imports_no_mlflow(recorded_sweep, tmp_path):
+    path = MlflowClient(recorded_sweep.uri).download_artifacts(_parent_run_id(recorded_sweep), "model/model.npz", str(tmp_path))
+    code = f"import sys; from sweepnet.pyfunc import _load_pyfunc; _load_pyfunc({path!r}); print('mlflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
