@@ -177,12 +177,14 @@ def _read_arrays(source: str | os.PathLike[str] | io.BytesIO, what: str) -> dict
             try:
                 arrays[key] = archive[key]
             except ValueError as err:  # numpy refuses object arrays when allow_pickle=False
-                raise ModelFileError(f"{what}: {key!r} is {_refused(err)} not a plain array; refusing to load it") from None
+                reason = f"{key!r} is {_refused(err)} not a plain array"
+                raise ModelFileError(f"{what}: {reason}; refusing to load it") from None
             except (OSError, EOFError, zipfile.BadZipFile) as err:
                 raise ModelFileError(f"{what}: cannot read {key!r}: {err}") from None
     bad = sorted(key for key, value in arrays.items() if value.dtype.kind not in _NUMERIC)
     if bad:
-        raise ModelFileError(f"{what}: {bad[0]!r} holds {arrays[bad[0]].dtype} values, not numbers; refusing to load it")
+        reason = f"{bad[0]!r} holds {arrays[bad[0]].dtype} values, not numbers"
+        raise ModelFileError(f"{what}: {reason}; refusing to load it")
     return arrays
 
 

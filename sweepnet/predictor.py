@@ -144,7 +144,8 @@ class Predictor:
         return np.concatenate(batches)
 
     def __repr__(self) -> str:
-        scores = ", ".join(f"{key} {self.metrics[key]:.4g}" for key in ("val_acc", "val_rmse", "test_acc", "test_rmse") if key in self.metrics)
+        shown = [key for key in ("val_acc", "val_rmse", "test_acc", "test_rmse") if key in self.metrics]
+        scores = ", ".join(f"{key} {self.metrics[key]:.4g}" for key in shown)
         trial = f"trial {self.trial_number} ({(self.trial_id or '')[:8]})" if self.trial_id else "a trial"
         model = self.config.get("model", {})
         name = model.get("name") if isinstance(model, dict) else model
@@ -175,7 +176,8 @@ def _rebuild(bundle: ModelBundle, source: str, registries: Registries | None) ->
     expected = {name: np.shape(value) for name, value in model.params.items()}
     found = {name: np.shape(value) for name, value in bundle.weights.items()}
     if expected != found:
-        raise ModelFileError(f"{source}: its weights {_shapes(found)} do not fit its model, which has {_shapes(expected)}")
+        reason = f"its weights {_shapes(found)} do not fit its model, which has {_shapes(expected)}"
+        raise ModelFileError(f"{source}: {reason}")
     model.params.update({name: np.array(value) for name, value in bundle.weights.items()})
     try:
         load_model_state(model, bundle.state)

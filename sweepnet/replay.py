@@ -117,7 +117,8 @@ def select_trial(entries: Sequence[Entry], selector: str, sweep: str) -> Entry:
     if matches:
         ids = ", ".join(f"{spec.trial_id[:12]} (trial {spec.number})" for spec, _ in matches[:5])
         more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
-        raise ConfigError("--trial", f"{selector!r} is ambiguous in sweep {sweep!r}: the ids of {ids}{more} start with it")
+        reason = f"{selector!r} is ambiguous in sweep {sweep!r}: the ids of {ids}{more} start with it"
+        raise ConfigError("--trial", reason)
     numbers = sorted(spec.number for spec, _ in entries)
     known = f"its trials are numbered {numbers[0]} to {numbers[-1]}" if numbers else "it has no recorded trials"
     raise ConfigError("--trial", f"sweep {sweep!r} has no trial {selector} and no trial id starting with it; {known}")
@@ -154,9 +155,12 @@ def _shown(leaves: dict[str, Any], path: str) -> str:
 
 
 def _leaves(value: Any, path: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        return {key: leaf for name, item in value.items() for key, leaf in _leaves(item, f"{path}.{name}".lstrip(".")).items()}
-    return {path: value}
+    if not isinstance(value, dict):
+        return {path: value}
+    leaves: dict[str, Any] = {}
+    for name, item in value.items():
+        leaves |= _leaves(item, f"{path}.{name}" if path else str(name))
+    return leaves
 
 
 def _same(value: float, recorded: float) -> bool:

@@ -1055,7 +1055,8 @@ def model_file(ref: str, tracking_uri: str | None = None) -> tuple[bytes, str]:
         spec = ranked[0][0]
         location = record.models.get(spec.trial_id)
         if location is None:
-            raise TrackingError(f"sweep {ref!r} in {uri}: its best trial {spec.number} ({spec.trial_id[:8]}) kept no weights")
+            best = f"its best trial {spec.number} ({spec.trial_id[:8]})"
+            raise TrackingError(f"sweep {ref!r} in {uri}: {best} kept no weights")
         if location.startswith("runs:/"):
             run_id, _, path = location.removeprefix("runs:/").partition("/")
             data = _artifact_bytes(client, run_id, path)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sweepnet.data import Dataset
+from sweepnet.plan import SweepPlan
 from sweepnet.pluginmanager import AUTOLOAD_ENV, create_plugin_manager, get_plugin_manager, get_registries
 from sweepnet.records import TrialResult, TrialSpec
 from sweepnet.registry import Registries
@@ -107,36 +108,58 @@ class RecordedSweep:
     uri: str
     path: Path
     dataset: Dataset
-    entries: list[tuple[TrialSpec, TrialResult]]
+    entries: Entries
+
+
+Entries = list[tuple[TrialSpec, TrialResult]]
+
+
+def record_through_hooks(
+    plan: SweepPlan, count: int = 1, stop: Callable[[int, int], bool] | None = None
+) -> tuple[Dataset, Entries]:
+    """Run the first ``count`` points of ``plan`` in-process and record them through the tracker's
+    hooks exactly as the scheduler calls them; ``stop(number, epoch)`` plays the pruner.
+
+    Returns the data set and ``(spec, result)`` of every trial as it ran.
+    """
+    from sweepnet.trial import run_trial
+
+    dataset = plan.load_dataset()
+    sweep = plan.sweep_info(data_meta=dataset.meta)
+    hook = create_plugin_manager(autoload=False).hook
+    hook.sweepnet_sweep_start(sweep=sweep)
+    searcher, entries = plan.make_searcher(), []
+    for number in range(count):
+        spec = plan.trial_spec(searcher.ask(), number)
+        hook.sweepnet_trial_start(sweep=sweep, trial=spec)
+
+        def report(epoch: int, metrics: dict[str, float], spec: TrialSpec = spec) -> bool:
+            hook.sweepnet_trial_report(sweep=sweep, trial=spec, epoch=epoch, metrics=metrics)
+            return stop is not None and stop(spec.number, epoch)
+
+        result = run_trial(spec, report, dataset=dataset)
+        hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)
+        entries.append((spec, result))
+    hook.sweepnet_sweep_end(sweep=sweep, results=[result for _, result in entries])
+    return dataset, entries
+
+
+@pytest.fixture
+def record_plan() -> Callable[..., tuple[Dataset, Entries]]:
+    """:func:`record_through_hooks`, for tests that record a sweep of their own."""
+    return record_through_hooks
 
 
 @pytest.fixture(scope="session")
 def recorded_sweep(tmp_path_factory: pytest.TempPathFactory) -> RecordedSweep:
-    """Three batchnorm nets on digits, run in-process and recorded through the tracker's hooks exactly
-    as the scheduler calls them; the pruner stops trial 1 after its second epoch. Do not modify."""
+    """Three batchnorm nets on digits, run in-process and recorded through the tracker's hooks;
+    the pruner stops trial 1 after its second epoch. Do not modify."""
     from sweepnet.config import load_plan
-    from sweepnet.trial import run_trial
 
     folder = tmp_path_factory.mktemp("recorded")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     path = folder / "recorded.yaml"
     path.write_text(RECORDED_SWEEP.format(uri=uri))
     plan = load_plan(path)
-    dataset = plan.load_dataset()
-    sweep = plan.sweep_info(data_meta=dataset.meta)
-    hook = create_plugin_manager(autoload=False).hook
-    hook.sweepnet_sweep_start(sweep=sweep)
-    searcher, entries = plan.make_searcher(), []
-    for number in range(3):
-        spec = plan.trial_spec(searcher.ask(), number)
-        hook.sweepnet_trial_start(sweep=sweep, trial=spec)
-
-        def report(epoch: int, metrics: dict[str, float], spec: TrialSpec = spec) -> bool:
-            hook.sweepnet_trial_report(sweep=sweep, trial=spec, epoch=epoch, metrics=metrics)
-            return spec.number == 1 and epoch == 2
-
-        result = run_trial(spec, report, dataset=dataset)
-        hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)
-        entries.append((spec, result))
-    hook.sweepnet_sweep_end(sweep=sweep, results=[result for _, result in entries])
+    dataset, entries = record_through_hooks(plan, 3, stop=lambda number, epoch: number == 1 and epoch == 2)
     return RecordedSweep(plan.name, uri, path, dataset, entries)

@@ -86,8 +86,9 @@ def test_predict_takes_arrays_lists_and_the_tables_of_dataframe_split(recorded_s
 
 
 def test_the_loader_module_itself_imports_no_mlflow(recorded_sweep, tmp_path):
-    path = MlflowClient(recorded_sweep.uri).download_artifacts(_parent_run_id(recorded_sweep), "model/model.npz", str(tmp_path))
-    code = f"import sys; from sweepnet.pyfunc import _load_pyfunc; _load_pyfunc({path!r}); print('mlflow' in sys.modules)"
+    client = MlflowClient(recorded_sweep.uri)
+    path = client.download_artifacts(_parent_run_id(recorded_sweep), "model/model.npz", str(tmp_path))
+    code = f"import sys; import sweepnet.pyfunc as f; f._load_pyfunc({path!r}); print('mlflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "False"
 
@@ -113,13 +114,16 @@ def test_mlflow_models_serve_answers_invocations_with_the_best_models_prediction
     # MLflow starts the scoring server as `uvicorn` from PATH: the one of this environment.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = {**os.environ, "MLFLOW_TRACKING_URI": recorded_sweep.uri, "PATH": path}
-    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         _wait_until_up(f"http://127.0.0.1:{port}/ping", server)
         X, y = _raw_test(builtin_registries)
         url = f"http://127.0.0.1:{port}/invocations"
         tensors = _post(url, {"inputs": X[:5].tolist()})
-        rows = _post(url, {"dataframe_split": {"columns": [f"pixel{i}" for i in range(64)], "data": X[:5].reshape(5, 64).tolist()}})
+        table = {"columns": [f"pixel{i}" for i in range(64)], "data": X[:5].reshape(5, 64).tolist()}
+        rows = _post(url, {"dataframe_split": table})
         from sweepnet import load_model
 
         expected = load_model(recorded_sweep.name, tracking_uri=recorded_sweep.uri).predict(X[:5]).tolist()

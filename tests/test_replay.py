@@ -34,7 +34,7 @@ def test_an_ambiguous_prefix_lists_the_trials_it_could_mean():
 
 
 def test_an_unknown_trial_names_the_numbers_there_are():
-    with pytest.raises(ConfigError, match=r"has no trial 7 and no trial id starting with it; its trials are numbered 0 to 12$"):
+    with pytest.raises(ConfigError, match=r"has no trial 7 and no trial id starting with it; .* numbered 0 to 12$"):
         select_trial(ENTRIES, "7", "s")
     with pytest.raises(ConfigError, match=r"it has no recorded trials$"):
         select_trial([], "0", "s")

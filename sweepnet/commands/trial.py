@@ -47,7 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "process, printing the Solver's progress and the final metrics; with --trial, re-run a recorded "
         "trial of a sweep (CONFIG is then a sweep file or a recorded sweep's name).",
     )
-    add_config_arguments(parser, metavar="CONFIG|SWEEP", help="the sweep file (YAML); with --trial also a recorded sweep's name")
+    add_config_arguments(
+        parser, metavar="CONFIG|SWEEP", help="the sweep file (YAML); with --trial also a recorded sweep's name"
+    )
     parser.add_argument(
         "--trial",
         metavar="N",

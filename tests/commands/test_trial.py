@@ -1,4 +1,4 @@
-"""``sweepnet trial``: one trial in-process, Solver lines, exit status by final state, --pdb; --trial re-runs a recorded one."""
+"""``sweepnet trial``: one trial in-process, Solver lines, exit status by final state, --pdb, --trial."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from sweepnet import leaderboard
 from sweepnet.cli import main
 from sweepnet.config import load_plan
-from sweepnet.pluginmanager import AUTOLOAD_ENV, create_plugin_manager
+from sweepnet.pluginmanager import AUTOLOAD_ENV
 from sweepnet.replay import recorded_trial
 from sweepnet.tracking import read_sweep
 from sweepnet.trial import run_trial
@@ -141,7 +141,8 @@ def test_a_recorded_trial_reruns_from_the_store_with_its_exact_history(recorded_
     status, out, _ = _replayed_output(capsys, "recorded", "--trial", "0", "--tracking-uri", recorded_sweep.uri)
     assert status == 0
     lines = out.splitlines()
-    assert lines[0].startswith(f"trial 0 ({spec.trial_id[:8]}) of sweep recorded (seed {spec.seed}), recorded COMPLETED in ")
+    header = f"trial 0 ({spec.trial_id[:8]}) of sweep recorded (seed {spec.seed}), recorded COMPLETED in "
+    assert lines[0].startswith(header)
     assert f"  model.weight_scale = {spec.params['model.weight_scale']!r}" in lines
     assert "(Epoch 4 / 4) train acc:" in out and "differs" not in out
     assert lines[-1] == "history: the 4 epochs recorded, reproduced exactly"
@@ -159,7 +160,8 @@ def test_the_rerun_history_equals_the_recorded_one_value_for_value(recorded_swee
 
 def test_a_pruned_trial_runs_on_and_repeats_its_recorded_epochs(recorded_sweep, capsys):
     spec, _ = recorded_sweep.entries[1]  # the pruner stopped it after epoch 2
-    status, out, _ = _replayed_output(capsys, "recorded", "--trial", spec.trial_id[:6], "--tracking-uri", recorded_sweep.uri)
+    args = ["recorded", "--trial", spec.trial_id[:6], "--tracking-uri", recorded_sweep.uri]
+    status, out, _ = _replayed_output(capsys, *args)
     assert status == 0 and "recorded PRUNED" in out.splitlines()[0]
     assert "COMPLETED in" in out and "epochs 4" in out
     assert out.splitlines()[-1] == "history: the 2 epochs recorded, reproduced exactly"
@@ -169,11 +171,12 @@ def test_a_sweep_file_plus_trial_reads_the_store_named_by_the_file_and_takes_ove
     spec, _ = recorded_sweep.entries[2]
     status, out, _ = _replayed_output(capsys, str(recorded_sweep.path), "--trial", "2", "-q")
     assert status == 0 and out.splitlines()[-1] == "history: the 4 epochs recorded, reproduced exactly"
-    status, out, _ = _replayed_output(capsys, str(recorded_sweep.path), "--trial", "2", "-q", "--set", "solver.num_epochs=2")
+    args = [str(recorded_sweep.path), "--trial", "2", "-q", "--set"]
+    status, out, _ = _replayed_output(capsys, *args, "solver.num_epochs=2")
     assert status == 0
     assert "  differs from the recorded trial: solver.num_epochs: 2 (recorded: 4)" in out.splitlines()
     assert out.splitlines()[-1] == "history: the 2 epochs that ran repeat the record exactly (4 were recorded)"
-    status, out, _ = _replayed_output(capsys, str(recorded_sweep.path), "--trial", "2", "-q", "--set", "model.reg=0.5")
+    status, out, _ = _replayed_output(capsys, *args, "model.reg=0.5")
     assert "  differs from the recorded trial: model.reg: 0.5 (recorded: (not set))" in out.splitlines()
     assert out.splitlines()[-1].startswith("history: differs from the record at epoch 1: ")
 
@@ -186,7 +189,7 @@ def test_a_sweep_file_plus_trial_reads_the_store_named_by_the_file_and_takes_ove
         (["recorded", "--trial", "xyz"], "--trial: sweep 'recorded' has no trial xyz and no trial id starting with it"),
         (["unrecorded", "--trial", "0"], "no sweep named 'unrecorded' in tracking store"),
         (["missing.yaml", "--trial", "0"], "missing.yaml: no such sweep file"),
-        (["recorded.yaml", "--tracking-uri", "sqlite:///x.db"], "--tracking-uri: only --trial reads the tracking store"),
+        (["recorded.yaml", "--tracking-uri", "sqlite:///x.db"], "--tracking-uri: only --trial reads the tracking"),
     ],
 )  # fmt: skip
 def test_unknown_sweeps_and_trials_exit_2_with_one_line(recorded_sweep, capsys, args, message):
@@ -195,7 +198,7 @@ def test_unknown_sweeps_and_trials_exit_2_with_one_line(recorded_sweep, capsys, 
     assert err.startswith(f"sweepnet: error: {message}") and err.count("\n") == 1
 
 
-def test_pdb_opens_on_a_recorded_trial_that_raised(tmp_path, installed_plugin, monkeypatch, capsys):
+def test_pdb_opens_on_a_recorded_trial_that_raised(tmp_path, installed_plugin, monkeypatch, capsys, record_plan):
     installed_plugin("sweepnet-broken", RAISING_LAYER)
     monkeypatch.setenv(AUTOLOAD_ENV, "0")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -203,7 +206,7 @@ def test_pdb_opens_on_a_recorded_trial_that_raised(tmp_path, installed_plugin, m
     layers = "[{name: affine, units: 16}, broken, {name: affine, units: 10}]"
     path.write_text(SWEEP.replace("name: quickstart", "name: broken") + f"tracking: {{uri: '{uri}'}}\n")
     plan = load_plan(path, [f"model={{name: sequential, layers: {layers}}}"])
-    _record_first_trial(plan)
+    record_plan(plan)
     debugged = []
     monkeypatch.setattr(pdb, "post_mortem", lambda tb: debugged.append(tb))
     assert main(["trial", "broken", "--trial", "0", "--tracking-uri", uri, "--pdb", "-q"]) == 1
@@ -213,18 +216,6 @@ def test_pdb_opens_on_a_recorded_trial_that_raised(tmp_path, installed_plugin, m
     assert tb.tb_frame.f_code.co_name == "forward"
     out = capsys.readouterr().out
     assert out.startswith("trial 0 (") and "recorded FAILED" in out.splitlines()[0]
-
-
-def _record_first_trial(plan) -> None:
-    """Run the plan's first point and record it through the tracker's hooks, as the scheduler would."""
-    dataset = plan.load_dataset()
-    sweep = plan.sweep_info(data_meta=dataset.meta)
-    hook = create_plugin_manager(autoload=False).hook
-    hook.sweepnet_sweep_start(sweep=sweep)
-    spec = plan.trial_spec(plan.make_searcher().ask(), 0)
-    result = run_trial(spec, dataset=dataset)
-    hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)
-    hook.sweepnet_sweep_end(sweep=sweep, results=[result])
 
 
 RAY_SWEEP = """\
@@ -237,7 +228,11 @@ model:
   normalization: batchnorm
   dropout_keep_ratio: 0.8
   weight_scale: {loguniform: [1.0e-2, 3.0e-1]}
-solver: {update_rule: adam, optim_config: {learning_rate: {loguniform: [1.0e-3, 3.0e-2]}}, batch_size: 64, num_epochs: 6}
+solver:
+  update_rule: adam
+  optim_config: {learning_rate: {loguniform: [1.0e-3, 3.0e-2]}}
+  batch_size: 64
+  num_epochs: 6
 search: {searcher: random, num_samples: 4}
 pruner: {name: asha, grace_period: 2, reduction_factor: 2}
 """
@@ -258,7 +253,8 @@ def test_trials_run_by_ray_workers_rerun_here_exactly_and_the_best_model_rescore
         assert main(["trial", "on-ray", "--trial", str(spec.number), "--tracking-uri", uri, "-q"]) == 0
         out = capsys.readouterr().out
         epochs = len(result.history)
-        assert out.splitlines()[-1] == f"history: the {epochs} epoch{'s' * (epochs > 1)} recorded, reproduced exactly", out
+        expected = f"history: the {epochs} epoch{'s' * (epochs > 1)} recorded, reproduced exactly"
+        assert out.splitlines()[-1] == expected, out
     code = textwrap.dedent(f"""
         import json, numpy as np, sweepnet
         from sweepnet.data.plugin import NoOptions

@@ -25,7 +25,7 @@ from sweepnet.core.model_state import load_model_state, model_state
 from sweepnet.core.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
 from sweepnet.core.solver import Solver
 
-SEEDS = range(12)  # with the last epoch's statistics, 5 of these 12 classification runs (6 regression) re-score differently
+SEEDS = range(12)  # with the last epoch's statistics, 5 of these classification runs (6 regression) score differently
 
 
 def _digits(regression: bool = False) -> dict[str, np.ndarray]:
@@ -70,6 +70,12 @@ class NotebookNet:
         return loss, grads
 
 
+def _batchnorm_net(seed: int) -> FullyConnectedNet:
+    return FullyConnectedNet(
+        [32, 32], input_dim=64, num_classes=10, weight_scale=0.1, normalization="batchnorm", seed=seed
+    )
+
+
 def _train(model: Any, data: dict[str, np.ndarray], seed: int, **kwargs: Any) -> tuple[Solver, dict[str, np.ndarray]]:
     """Train ``model``; returns the Solver and the state the model had after its last epoch."""
     last: dict[str, np.ndarray] = {}
@@ -84,10 +90,10 @@ def _train(model: Any, data: dict[str, np.ndarray], seed: int, **kwargs: Any) ->
 @pytest.mark.parametrize("seed", SEEDS)
 def test_after_train_the_model_rescores_best_val_acc_exactly(seed: int) -> None:
     data = _digits()
-    model = FullyConnectedNet([32, 32], input_dim=64, num_classes=10, weight_scale=0.1, normalization="batchnorm", seed=seed)
-    solver, _ = _train(model, data, seed)
+    solver, _ = _train(model := _batchnorm_net(seed), data, seed)
     assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc
-    assert sorted(solver.best_state) == [f"bn_params.{i}.{key}" for i in (0, 1) for key in ("running_mean", "running_var")]
+    statistics = [f"bn_params.{i}.{key}" for i in (0, 1) for key in ("running_mean", "running_var")]
+    assert sorted(solver.best_state) == statistics
     for name, value in model_state(model).items():
         np.testing.assert_array_equal(value, solver.best_state[name])
 
@@ -108,8 +114,7 @@ def test_the_last_epochs_statistics_would_not_reproduce_it() -> None:
     data = _digits()
     differ = 0
     for seed in SEEDS:
-        model = FullyConnectedNet([32, 32], input_dim=64, num_classes=10, weight_scale=0.1, normalization="batchnorm", seed=seed)
-        solver, last = _train(model, data, seed)
+        solver, last = _train(model := _batchnorm_net(seed), data, seed)
         load_model_state(model, last)
         differ += solver.check_accuracy(data["X_val"], data["y_val"]) != solver.best_val_acc
     assert differ >= 3

@@ -46,7 +46,8 @@ def test_raw_splits_transform_to_the_preprocessed_ones_bit_for_bit(options, dtyp
 def test_it_records_the_training_statistics():
     raw = _dataset(dtype=np.float64)
     train = raw.X_train.reshape(20, -1).copy()
-    transform = preprocess(raw, DataSpec(name="toy", flatten=True, standardize=True, bias_trick=True)).meta.preprocessing
+    spec = DataSpec(name="toy", flatten=True, standardize=True, bias_trick=True)
+    transform = preprocess(raw, spec).meta.preprocessing
     np.testing.assert_allclose(transform.mean, train.mean(axis=0))
     np.testing.assert_allclose(transform.scale, train.std(axis=0))
     assert transform.flatten and transform.bias_trick and transform.features is None
