@@ -72,7 +72,7 @@ class ModelBundle:
 
     def to_bytes(self) -> bytes:
         """The ``.npz`` file's content."""
-        preprocessing = self.meta and self.meta.preprocessing
+        preprocessing = None if self.meta is None else self.meta.preprocessing
         arrays: dict[str, np.ndarray] = {_JSON: np.frombuffer(json.dumps(self._description()).encode(), np.uint8)}
         arrays |= {_PARAMS + name: np.asarray(value) for name, value in self.weights.items()}
         arrays |= {_STATE + name: np.asarray(value) for name, value in self.state.items()}
@@ -87,31 +87,16 @@ class ModelBundle:
         return buffer.getvalue()
 
     def _description(self) -> dict[str, Any]:
+        """``sweepnet.json``: everything but the arrays."""
         meta = self.meta
-        preprocessing = meta and meta.preprocessing
         return {
             "format": FORMAT,
             "version": VERSION,
             "sweepnet_version": __version__,
             "trial": self.trial,
             "config": self.config,
-            "data": meta
-            and {
-                "name": meta.name,
-                "task": meta.task,
-                "input_shape": list(meta.input_shape),
-                "num_classes": meta.num_classes,
-                "num_outputs": meta.num_outputs,
-                "class_names": None if meta.class_names is None else list(meta.class_names),
-            },
-            "preprocessing": preprocessing
-            and {
-                "raw_shape": list(preprocessing.raw_shape),
-                "raw_dtype": preprocessing.raw_dtype,
-                "features": preprocessing.features,
-                "flatten": preprocessing.flatten,
-                "bias_trick": preprocessing.bias_trick,
-            },
+            "data": None if meta is None else _data_description(meta),
+            "preprocessing": None if meta is None or meta.preprocessing is None else _steps(meta.preprocessing),
         }
 
     @classmethod
@@ -156,6 +141,28 @@ class ModelBundle:
             )
         except (KeyError, TypeError, ValueError) as err:
             raise ModelFileError(f"{what}: {_JSON} is incomplete or malformed ({type(err).__name__}: {err})") from None
+
+
+def _data_description(meta: DatasetMeta) -> dict[str, Any]:
+    return {
+        "name": meta.name,
+        "task": meta.task,
+        "input_shape": list(meta.input_shape),
+        "num_classes": meta.num_classes,
+        "num_outputs": meta.num_outputs,
+        "class_names": None if meta.class_names is None else list(meta.class_names),
+    }
+
+
+def _steps(preprocessing: Preprocessing) -> dict[str, Any]:
+    """The preprocessing without its statistics (those are arrays of the file)."""
+    return {
+        "raw_shape": list(preprocessing.raw_shape),
+        "raw_dtype": preprocessing.raw_dtype,
+        "features": preprocessing.features,
+        "flatten": preprocessing.flatten,
+        "bias_trick": preprocessing.bias_trick,
+    }
 
 
 def _read_arrays(source: str | os.PathLike[str] | io.BytesIO, what: str) -> dict[str, np.ndarray]:

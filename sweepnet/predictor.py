@@ -79,6 +79,8 @@ class Predictor:
     params : the trial's hyperparameters, by dotted path.
     metrics : its recorded final metrics (``val_acc``, ``test_acc`` ...).
     config : the trial's resolved sweep config.
+    transform : the data set's preprocessing, applied to the raw inputs of ``predict``.
+    bundle : the model file as read.
     source : where the model was loaded from.
     """
 
@@ -89,6 +91,8 @@ class Predictor:
             raise ModelFileError(f"{self.source}: saved without a description of its data set, so it cannot predict")
         self.task = meta.task
         self.class_names = meta.class_names if meta.task == "classification" else None
+        # A sweep that did not describe its preprocessing fed the model its inputs as they were;
+        # casting them to the model's dtype first is what the model does anyway.
         self.transform = meta.preprocessing or Preprocessing(
             tuple(meta.input_shape), str(bundle.config.get("solver", {}).get("dtype", "float32"))
         )
@@ -131,6 +135,8 @@ class Predictor:
         loss = getattr(self.model, "loss_name", "softmax")
         if loss != "softmax":
             raise SweepnetError(f"{self.source}: trained with the {loss} loss, its scores are not probabilities")
+        if self._trainer == "classic" and not callable(getattr(self.model, "scores", None)):
+            raise SweepnetError(f"{self.source}: the {type(self.model).__name__} model gives labels, not scores")
         inputs = self.transform.apply(X)
         scores = self.model.scores(inputs) if self._trainer == "classic" else self._scores(inputs)
         shifted = np.asarray(scores, dtype=np.float64)

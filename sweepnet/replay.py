@@ -92,7 +92,11 @@ def recorded_trial(
     recorded, result = select_trial(record.entries, selector, record.name)
     searched = {path for path, _ in plan.space.leaves()}
     params = {path: value for path, value in recorded.params.items() if path in searched}
-    spec = dataclasses.replace(plan.trial_spec(params, recorded.number), seed=recorded.seed)
+    try:
+        spec = dataclasses.replace(plan.trial_spec(params, recorded.number), seed=recorded.seed)
+    except ConfigError as err:  # the file or the overrides changed its search space
+        reason = f"trial {recorded.number}'s recorded values do not fit {plan.source}: {err}"
+        raise ConfigError("--trial", reason) from None
     return Replay(plan, spec, recorded, result, record)
 
 

@@ -78,11 +78,9 @@ class Preprocessing:
         """``X`` as an array of raw samples, ``(N, *raw_shape)`` in ``raw_dtype``."""
         X = np.asarray(X)
         size = math.prod(self.raw_shape)
-        if X.ndim >= 1 and X.shape[1:] == self.raw_shape:
-            pass
-        elif X.ndim == 2 and X.shape[1] == size:
+        if X.ndim == 2 and X.shape[1:] != self.raw_shape and X.shape[1] == size:  # one flattened sample a row
             X = X.reshape(len(X), *self.raw_shape)
-        else:
+        if X.ndim == 0 or X.shape[1:] != self.raw_shape:
             raise DataError(
                 f"inputs of shape {X.shape} are not raw samples of shape {self.raw_shape}: give an array "
                 f"(N, {', '.join(map(str, self.raw_shape))}) or N rows of {size} values"

@@ -189,6 +189,8 @@ def test_a_sweep_file_plus_trial_reads_the_store_named_by_the_file_and_takes_ove
         (["recorded", "--trial", "xyz"], "--trial: sweep 'recorded' has no trial xyz and no trial id starting with it"),
         (["unrecorded", "--trial", "0"], "no sweep named 'unrecorded' in tracking store"),
         (["missing.yaml", "--trial", "0"], "missing.yaml: no such sweep file"),
+        (["recorded", "--trial", "0", "--set", "model.reg={grid: [0.1, 0.2]}"],
+         "--trial: trial 0's recorded values do not fit sweep recorded: model.reg: no value given"),
         (["recorded.yaml", "--tracking-uri", "sqlite:///x.db"], "--tracking-uri: only --trial reads the tracking"),
     ],
 )  # fmt: skip
