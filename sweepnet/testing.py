@@ -37,6 +37,7 @@ __all__ = [
     "check_layer",
     "check_layer_dtype",
     "check_layer_gradients",
+    "check_layer_state",
     "check_optimizer",
 ]
 
@@ -49,7 +50,7 @@ def check_layer(
     tolerance: float = 1e-5,
     seed: int = 0,
 ) -> None:
-    """Run every layer check at every input shape: float64 gradients and float32 dtypes.
+    """Run every layer check at every input shape: float64 gradients, float32 dtypes and state.
 
     Parameters
     ----------
@@ -63,6 +64,7 @@ def check_layer(
     for in_shape in shapes or layer_cls.example_shapes:
         check_layer_gradients(layer_cls, in_shape, options, tolerance=tolerance, seed=seed)
         check_layer_dtype(layer_cls, in_shape, options, seed=seed)
+        check_layer_state(layer_cls, in_shape, options, seed=seed)
 
 
 def check_layer_gradients(
@@ -153,6 +155,49 @@ def check_layer_dtype(
     dx, grads = layer.backward(np.ones_like(out), cache)
     for name, grad in [("dx", dx), *((f"grads[{k!r}]", g) for k, g in grads.items())]:
         _expect(grad.dtype == dtype, f"{what}: backward returned {name} as {grad.dtype} for {np.dtype(dtype)} inputs")
+
+
+def check_layer_state(
+    layer_cls: type[Layer],
+    in_shape: Shape,
+    options: Mapping[str, Any] | None = None,
+    *,
+    batch_size: int = 3,
+    seed: int = 0,
+) -> None:
+    """Check that :meth:`~sweepnet.layer.Layer.state` holds everything test mode depends on.
+
+    Takes ``state()`` after a train-mode step, trains on more batches, hands the snapshot back with
+    ``load_state`` and expects the same test-mode output as when it was taken (what the Solver
+    does to restore the best epoch). Also ``load_state(state())`` must be accepted, and ``state()``
+    must not share memory with what later steps update.
+
+    Parameters
+    ----------
+    layer_cls, options : as for :func:`check_layer`.
+    in_shape : shape of one input sample.
+    batch_size : number of samples.
+    seed : seed of the random inputs and parameters.
+    """
+    what = _describe(layer_cls, options, in_shape)
+    rng = np.random.default_rng(seed)
+    layer = _build(layer_cls, options)
+    params, _ = layer.init_params(tuple(in_shape), rng, np.float64)
+    x = rng.standard_normal((batch_size, *in_shape))
+    layer.forward(x, params, "train")
+    snapshot = layer.state()
+    kept = {name: np.array(value) for name, value in snapshot.items()}
+    expected = layer.forward(x, params, "test")[0]
+    for _ in range(3):
+        layer.forward(rng.standard_normal((batch_size, *in_shape)) * 3 + 1, params, "train")
+    for name, value in snapshot.items():
+        _expect(np.array_equal(value, kept[name]), f"{what}: state()[{name!r}] changed when the layer trained on")
+    layer.load_state(snapshot)
+    restored = layer.forward(x, params, "test")[0]
+    _expect(
+        np.array_equal(restored, expected),
+        f"{what}: test-mode output differs after load_state(state()): state() misses something test mode reads",
+    )
 
 
 def check_optimizer(

@@ -6,7 +6,8 @@ Layout, one MLflow experiment per sweep ``name``::
       tags       sweepnet.kind=sweep, sweepnet.metric, sweepnet.mode, sweepnet.overrides (JSON),
                  sweepnet.version, sweepnet.plugins (JSON: provider -> version), sweepnet.best_trial
       artifacts  sweep.yaml (the file as written), config.yaml (validated), leaderboard.csv/.md,
-                 plots/*.png, best_model.npz, best.json
+                 plots/*.png, best_model.npz, best.json, model/ (the best model as an MLflow Model:
+                 MLmodel with the python_function flavour of sweepnet.pyfunc, and model.npz)
       metrics    final/<name>: the best trial's final metrics
     child run "trial-007-3fa9c2d1"    one trial, nested (tag mlflow.parentRunId)
       params     its hyperparameters by dotted path ("model.hidden_dims[0]" -> "model.hidden_dims.0")
@@ -14,7 +15,8 @@ Layout, one MLflow experiment per sweep ``name``::
                  final/<name> (best val_acc, test_acc ...) when it ends
       tags       sweepnet.state, .trial_id, .trial_number, .seed, .params (JSON), .config (JSON),
                  .node, .worker, .duration_s, .retries, .error (short), .version, .plugins
-      artifacts  curves.png, model.npz (weights: the best model survives a driver crash), error.txt
+      artifacts  curves.png, model.npz (a model file, see sweepnet.bundle: the best model survives
+                 a driver crash), error.txt
 
 Final metrics carry the ``final/`` prefix so that a per-epoch series (``val_acc`` at each
 step) and the trial's result (its best ``val_acc``) never share a key.
@@ -56,7 +58,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache, partial
 from datetime import datetime
-from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -78,6 +79,7 @@ __all__ = [
     "FINAL_PREFIX",
     "SweepRecord",
     "TrackingError",
+    "model_file",
     "read_sweep",
     "recorded_sweep",
     "resolve_tracking_uri",
@@ -89,6 +91,8 @@ __all__ = [
     "sweepnet_trial_end",
     "sweepnet_trial_report",
     "sweepnet_trial_start",
+    "sweep_file",
+    "trial_history",
 ]
 
 DEFAULT_TRACKING_URI = "sqlite:///sweepnet-results/mlflow.db"
@@ -313,7 +317,7 @@ class _Tracker:
         }
         end_tags = _end_tags(result)
         if result.weights:
-            artifacts["model.npz"] = partial(_npz, result.weights)
+            artifacts["model.npz"] = partial(_model_npz, self.sweep, spec, result)
             end_tags[f"{_TAG}model"] = "model.npz"
         if result.error:
             artifacts["error.txt"] = result.error.encode()
@@ -404,9 +408,11 @@ class _Tracker:
         if best is not None:
             spec, result = best
             if weights:
-                artifacts["best_model.npz"] = _npz(weights)
+                model = cache(partial(_model_npz, self.sweep, *self._best[0]))
             else:  # the best of an earlier invocation is no longer in memory: copy its run's model.npz
-                artifacts["best_model.npz"] = partial(self._download, spec.trial_id, "model.npz")
+                model = cache(partial(self._download, spec.trial_id, "model.npz"))
+            artifacts["best_model.npz"] = model
+            artifacts |= _python_model(model, self._run_ids.get(_SWEEP))
             artifacts["best.json"] = partial(self._best_json, spec, result)
             summary.tags[f"{_TAG}best_trial"] = spec.trial_id
             summary.metrics = _final_metrics(result.metrics)
@@ -428,8 +434,7 @@ class _Tracker:
         run_id = self._run_ids.get(trial_id)
         if run_id is None or path not in {info.path for info in self.client.list_artifacts(run_id)}:
             return None
-        with tempfile.TemporaryDirectory() as folder:
-            return Path(self.client.download_artifacts(run_id, path, folder)).read_bytes()
+        return _artifact_bytes(self.client, run_id, path)
 
     # ----------------------------------------------------------------- writer thread
 
@@ -655,12 +660,7 @@ def recorded_sweep(name: str, tracking_uri: str | None = None) -> tuple[str, lis
         for an unknown sweep, an unreadable store, or a sweep that was not started from a file.
     """
     record = read_sweep(name, tracking_uri)
-    client = _client(record.tracking_uri)
-    with _store_errors(record.tracking_uri), tempfile.TemporaryDirectory() as folder:
-        text = Path(client.download_artifacts(record.run_id, "sweep.yaml", folder)).read_text()
-    if not text.strip():
-        raise TrackingError(f"sweep {name!r} in {record.tracking_uri} was not started from a sweep file")
-    return text, record.overrides
+    return sweep_file(record), record.overrides
 
 
 def _read(uri: str, name: str, *, histories: bool, sweep_config: dict | None = None) -> SweepRecord | None:
@@ -934,12 +934,6 @@ def _run_name(trial: TrialSpec) -> str:
     return f"trial-{trial.number:03d}-{trial.trial_id[:8]}"
 
 
-def _npz(weights: dict[str, np.ndarray]) -> bytes:
-    buffer = BytesIO()
-    np.savez(buffer, **weights)
-    return buffer.getvalue()
-
-
 def _curves_png(history: list[dict[str, float]], title: str) -> bytes | None:
     from sweepnet import plots
 
@@ -980,3 +974,140 @@ def _now_ms() -> int:
 
 def _one_line(err: BaseException) -> str:
     return " ".join(f"{type(err).__name__}: {err}".split())[:500]
+
+
+# --------------------------------------------------------------------------- model files and recorded trials
+# (issue 13: the model file of a trial, the best model as an MLflow Model, load_model, sweepnet trial --trial)
+
+_MODEL_FILES = {"trial": "model.npz", "sweep": "best_model.npz"}  # by the run's sweepnet.kind
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _model_npz(sweep: SweepInfo, spec: TrialSpec, result: TrialResult) -> bytes:
+    """The model file of a trial (:mod:`sweepnet.bundle`): weights, state, config, preprocessing."""
+    from sweepnet.bundle import ModelBundle
+
+    trial = {
+        "sweep": sweep.name,
+        "trial_id": spec.trial_id,
+        "number": spec.number,
+        "seed": spec.seed,
+        "state": result.state.value,
+        "params": spec.params,
+        "metrics": result.metrics,
+    }
+    bundle = ModelBundle(result.weights or {}, result.model_state or {}, spec.config, sweep.data_meta, trial)
+    return bundle.to_bytes()
+
+
+def _python_model(model: Callable[[], bytes | None], run_id: str | None) -> dict[str, Callable[[], bytes | None]]:
+    """The artifacts of the MLflow Model ``model/``: the model file and an ``MLmodel`` whose
+    ``python_function`` flavour loads it with :mod:`sweepnet.pyfunc` (code from the installed
+    package, weights through ``np.load(..., allow_pickle=False)``: no pickle)."""
+
+    def mlmodel() -> bytes | None:
+        if model() is None:
+            return None
+        import mlflow.pyfunc
+        from mlflow.models import Model
+
+        description = Model(artifact_path="model", run_id=run_id)
+        mlflow.pyfunc.add_to_model(description, loader_module="sweepnet.pyfunc", data="model.npz")
+        return description.to_yaml().encode()
+
+    return {"model/model.npz": model, "model/MLmodel": mlmodel}
+
+
+def model_file(ref: str, tracking_uri: str | None = None) -> tuple[bytes, str]:
+    """The model file ``ref`` names in the store, and where it came from (for messages).
+
+    Parameters
+    ----------
+    ref : a run id (a trial's run: its ``model.npz``; a sweep's parent run: its
+        ``best_model.npz``) or a sweep name (the best trial of its latest invocation).
+    tracking_uri : see :func:`resolve_tracking_uri`.
+
+    Raises
+    ------
+    TrackingError
+        for an unknown name or run, a sweep without a scored trial, or a trial without weights.
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    if _missing_sqlite(uri):
+        raise TrackingError(f"{ref!r} is no model file, and there is no tracking store {uri}")
+    client = _client(uri)
+    with _store_errors(uri):
+        run = _run_if_any(client, ref)
+        if run is not None:
+            kind = run.data.tags.get(f"{_TAG}kind", "")
+            if kind not in _MODEL_FILES:
+                raise TrackingError(f"run {ref} in {uri} is not a sweepnet trial or sweep")
+            name = _MODEL_FILES[kind]
+            if name not in {info.path for info in client.list_artifacts(ref)}:
+                raise TrackingError(f"{kind} run {ref} in {uri} has no {name} (no weights were kept)")
+            return _artifact_bytes(client, ref, name), f"{name} of run {ref} in {uri}"
+        record = _read(uri, ref, histories=False)
+        if record is None:
+            raise TrackingError(f"no model file, run or sweep named {ref!r} (tracking store {uri})")
+        ranked = leaderboard.rank(record.entries, record.metric, record.mode)
+        if not ranked or not _scored(ranked[0][1], record.metric):
+            raise TrackingError(f"sweep {ref!r} in {uri}: no trial has finished with a {record.metric} yet")
+        spec = ranked[0][0]
+        location = record.models.get(spec.trial_id)
+        if location is None:
+            best = f"its best trial {spec.number} ({spec.trial_id[:8]})"
+            raise TrackingError(f"sweep {ref!r} in {uri}: {best} kept no weights")
+        if location.startswith("runs:/"):
+            run_id, _, path = location.removeprefix("runs:/").partition("/")
+            data = _artifact_bytes(client, run_id, path)
+        else:
+            data = Path(location).read_bytes()
+        return data, f"model.npz of trial {spec.number} ({spec.trial_id[:8]}) of sweep {ref!r} in {uri}"
+
+
+def sweep_file(record: SweepRecord) -> str:
+    """The sweep file as written, from ``record``'s parent run (what :func:`recorded_sweep` reads).
+
+    Raises
+    ------
+    TrackingError
+        for an unreadable store, or a sweep that was not started from a file.
+    """
+    client = _client(record.tracking_uri)
+    with _store_errors(record.tracking_uri):
+        text = _artifact_bytes(client, record.run_id, "sweep.yaml").decode()
+    if not text.strip():
+        raise TrackingError(f"sweep {record.name!r} in {record.tracking_uri} was not started from a sweep file")
+    return text
+
+
+def trial_history(record: SweepRecord, trial_id: str) -> list[dict[str, float]]:
+    """The per-epoch metrics of one trial of ``record`` (``{"epoch": 1, "loss": ...}`` per epoch).
+
+    Reads that trial's run only, however many trials the sweep has.
+    """
+    client = _client(record.tracking_uri)
+    with _store_errors(record.tracking_uri):
+        experiment_id = client.get_run(record.run_id).info.experiment_id
+        query = f"tags.`mlflow.parentRunId` = '{record.run_id}' and tags.`{_TAG}trial_id` = '{trial_id}'"
+        runs = client.search_runs([experiment_id], query, max_results=1)
+        return _histories(client, runs).get(runs[0].info.run_id, []) if runs else []
+
+
+def _run_if_any(client: MlflowClient, ref: str) -> Run | None:
+    """The run with id ``ref``, or None when there is none (or ``ref`` cannot be a run id)."""
+    from mlflow.exceptions import MlflowException
+
+    if not _RUN_ID.fullmatch(ref):
+        return None
+    try:
+        return client.get_run(ref)
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise
+
+
+def _artifact_bytes(client: MlflowClient, run_id: str, path: str) -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return Path(client.download_artifacts(run_id, path, folder)).read_bytes()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from sweepnet.core.model_state import model_state
 from sweepnet.core.solver import Solver
 from sweepnet.data import Dataset, load_dataset
 from sweepnet.pluginmanager import get_registries
@@ -45,6 +46,7 @@ class _Outcome:
     metrics: dict[str, float]
     weights: dict[str, np.ndarray] | None = None
     error: str | None = None
+    model_state: dict[str, np.ndarray] | None = None
 
 
 def run_trial(
@@ -72,7 +74,9 @@ def run_trial(
     -------
     result : COMPLETED, PRUNED, DIVERGED (``error`` says why) or FAILED (``error`` is the
         traceback). ``metrics`` holds the final ``val_*`` (best), ``train_*``, ``test_*`` of the
-        best parameters, ``loss`` (of the last epoch) and ``epochs``; ``weights`` the best parameters.
+        best parameters, ``loss`` (of the last epoch) and ``epochs``; ``weights`` the best parameters
+        and ``model_state`` the model's state of the same epoch (the test metrics are measured
+        with both).
     """
     start = time.perf_counter()
     history: list[dict[str, float]] = []
@@ -97,6 +101,7 @@ def run_trial(
         duration_s=time.perf_counter() - start,
         weights=outcome.weights,
         error=outcome.error,
+        model_state=outcome.model_state,
     )
 
 
@@ -181,7 +186,7 @@ def _fit(
 def _solver_outcome(
     solver: Solver, dataset: Dataset, val_metrics: dict[str, float], history: list[dict[str, float]]
 ) -> _Outcome:
-    """Final metrics of a trained Solver (its model holds the best parameters) and its state."""
+    """Final metrics of a trained Solver (its model holds the best parameters and state) and its state."""
     if dataset.meta.task == "classification":
         train = solver.check_accuracy(dataset.X_train, dataset.y_train, num_samples=solver.num_train_samples)
         metrics = {"train_acc": train, "test_acc": solver.check_accuracy(dataset.X_test, dataset.y_test)}
@@ -192,9 +197,11 @@ def _solver_outcome(
     if history:
         metrics["loss"] = history[-1]["loss"]
     weights = {name: np.array(value) for name, value in solver.model.params.items()}
+    state = model_state(solver.model)
     if solver.diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged)
-    return _Outcome(TrialState.PRUNED if solver.stopped_early else TrialState.COMPLETED, metrics, weights)
+        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged, model_state=state)
+    final = TrialState.PRUNED if solver.stopped_early else TrialState.COMPLETED
+    return _Outcome(final, metrics, weights, model_state=state)
 
 
 def _best(solver: Solver, task: str) -> float:
@@ -241,8 +248,8 @@ def _train_classic(setup: TrialSetup, dataset: Dataset, seed: int, report: _Repo
     metrics = {**epoch, **val_metrics, "test_acc": _accuracy(model, dataset.X_test, dataset.y_test), "epochs": 1}
     weights = {name: np.array(value) for name, value in model.params.items()}
     if diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, diverged)
-    return _Outcome(TrialState.PRUNED if pruned else TrialState.COMPLETED, metrics, weights)
+        return _Outcome(TrialState.DIVERGED, metrics, weights, diverged, model_state={})
+    return _Outcome(TrialState.PRUNED if pruned else TrialState.COMPLETED, metrics, weights, model_state={})
 
 
 def _non_finite(losses: list[float]) -> str | None:

@@ -8,7 +8,6 @@ the slow ones run against a real ``mlflow server`` process that is killed and re
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from sweepnet import __version__, leaderboard, tracking
+from sweepnet.bundle import ModelBundle
 from sweepnet.config import plan_from_text
 from sweepnet.data.dataset import DatasetMeta
 from sweepnet.pluginmanager import create_plugin_manager
@@ -138,8 +138,8 @@ def history_of(uri: str, run, key: str) -> list[tuple[int, float]]:
 
 
 def load_npz(data: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-        return dict(archive)
+    """The weights in a model file (``model.npz``, ``best_model.npz``; see sweepnet.bundle)."""
+    return ModelBundle.read(data).weights
 
 
 # --------------------------------------------------------------------------- layout

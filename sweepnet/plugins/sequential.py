@@ -46,7 +46,8 @@ _FIELD = "model.layers"
 class SequentialNet:
     """A feed-forward stack of layer plugins with the classic model interface.
 
-    Parameter names are ``"<index>.<layer name>.<param>"``, e.g. ``"0.conv.W"``. The first call of
+    Parameter names are ``"<index>.<layer name>.<param>"``, e.g. ``"0.conv.W"``; the layers' state
+    (:meth:`state`, e.g. batchnorm's running statistics) is named the same way. The first call of
     :meth:`loss` in each mode checks every layer's output and gradient shapes and values
     (:class:`~sweepnet.conformance.FirstStep`), naming ``model.layers[i]`` and its plugin.
 
@@ -134,6 +135,32 @@ class SequentialNet:
     def _own_params(self, keys: dict[str, str]) -> Params:
         """One layer's parameters by its own names (``"W"``), from the model-wide keys."""
         return {short: self.params[key] for short, key in keys.items()}
+
+    def state(self) -> Params:
+        """Every layer's :meth:`~sweepnet.layer.Layer.state`, keyed like ``params``: ``"1.batchnorm.running_mean"``."""
+        return {
+            f"{index}.{name}.{key}": value
+            for index, (name, layer, _) in enumerate(self.layers)
+            for key, value in layer.state().items()
+        }
+
+    def load_state(self, state: Params) -> None:
+        """Hand each layer its part of ``state`` (as :meth:`state` returned it); layers absent from it get ``{}``.
+
+        Raises
+        ------
+        ValueError
+            for a name that is no layer's state.
+        """
+        prefixes = [f"{index}.{name}." for index, (name, _, _) in enumerate(self.layers)]
+        parts: list[Params] = [{} for _ in self.layers]
+        for key, value in state.items():
+            index = key.split(".", 1)[0]
+            if not index.isdigit() or int(index) >= len(self.layers) or not key.startswith(prefixes[int(index)]):
+                raise ValueError(f"the sequential model has no layer state {key!r}")
+            parts[int(index)][key.removeprefix(prefixes[int(index)])] = value
+        for (_, layer, _), part in zip(self.layers, parts, strict=True):
+            layer.load_state(part)
 
     def __repr__(self) -> str:
         rows = [f"  {index}: {layer!r} -> {shape}" for index, (_, layer, shape) in enumerate(self.layers)]

@@ -61,7 +61,7 @@ def test_prints_the_ranked_trials_then_the_best_and_its_model(store, capsys):
     assert "best: trial 1 (11111111) val_acc 0.9, test_acc 0.85" in out
     [model_line] = [line for line in out.splitlines() if line.startswith("model: ")]
     with np.load(model_line.removeprefix("model: "), allow_pickle=False) as model:
-        np.testing.assert_array_equal(model["W1"], weights[1]["W1"])
+        np.testing.assert_array_equal(model["params/W1"], weights[1]["W1"])
 
 
 def test_limit_shows_only_the_best_n(store, capsys):

@@ -143,6 +143,44 @@ def test_the_solver_trains_a_convnet_to_separate_image_blobs(build):
     assert solver.best_val_acc >= 0.9
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_solver_restores_every_layers_state_of_the_best_epoch(build, seed):
+    meta = DatasetMeta("blobs", "classification", (1, 6, 6), num_classes=3)
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((3, 1, 6, 6))
+
+    def split(n):
+        y = np.arange(n) % 3
+        return (centres[y] + 1.5 * rng.standard_normal((n, 1, 6, 6))).astype(np.float32), y
+
+    data = Dataset(meta, *split(90), *split(60), *split(30))
+    layers = [{"name": "conv", "filters": 4, "kernel": 3, "pad": 1}, "spatial_batchnorm", "relu", "flatten",
+              {"name": "affine", "units": 8}, "batchnorm", "relu", {"name": "affine", "units": 3}]  # fmt: skip
+    net = build(layers, meta, seed=seed)
+    solver = Solver(net, data, update_rule="adam", optim_config={"learning_rate": 3e-2}, num_epochs=8,
+                    batch_size=15, verbose=False, seed=seed)  # fmt: skip
+    solver.train()
+    assert sorted(net.state()) == [
+        "1.spatial_batchnorm.running_mean", "1.spatial_batchnorm.running_var",
+        "5.batchnorm.running_mean", "5.batchnorm.running_var",
+    ]  # fmt: skip
+    assert solver.check_accuracy(data.X_val, data.y_val) == solver.best_val_acc
+    for name, value in solver.best_state.items():
+        np.testing.assert_array_equal(net.state()[name], value)
+
+
+def test_load_state_hands_each_layer_its_part_and_refuses_strangers(build):
+    net = build([{"name": "affine", "units": 4}, "batchnorm", {"name": "affine", "units": 3}], VECTORS)
+    net.load_state({"1.batchnorm.running_mean": np.ones(4), "1.batchnorm.running_var": np.full(4, 2.0)})
+    np.testing.assert_array_equal(net.layers[1][1].bn_param["running_var"], np.full(4, 2.0))
+    assert sorted(net.state()) == ["1.batchnorm.running_mean", "1.batchnorm.running_var"]
+    for name in ("0.affine.running_mean", "1.affine.running_mean", "7.batchnorm.running_mean", "x", "1.batchnorm.w"):
+        with pytest.raises(ValueError, match="no (layer )?state"):
+            net.load_state({name: np.ones(4)})
+    net.load_state({})
+    assert net.state() == {}
+
+
 def test_the_model_weight_scale_is_the_default_of_every_layer_with_weights(build):
     layers = [
         {"name": "affine", "units": 300},
