@@ -4,14 +4,16 @@ The importances rank the parameters a heat map shows by default and order the co
 They are Optuna's PED-ANOVA (Watanabe et al., 2023; ``PedAnovaImportanceEvaluator``, Optuna's
 default evaluator since 5.0): how much each parameter's distribution among the best trials
 differs from its distribution among all of them, i.e. what it takes to reach the top. It costs
-milliseconds at 3000 trials where fANOVA's random forest takes minutes. Like Optuna, it uses
-completed trials only (a pruned trial's metric is that of a shorter training), and here only
-the parameters every one of them has (a parameter of one branch of a choice is left out).
+milliseconds at 3000 trials where fANOVA's random forest takes minutes.
+
+Pruned trials count with the metric they reached, unlike in Optuna: under ASHA most trials are
+pruned (48 of the main job's 60), and they are the ones that show what does not reach the top.
+Only the parameters every counted trial has are ranked (a parameter of one branch of a choice
+is left out).
 """
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,12 +22,11 @@ from matplotlib.figure import Figure
 
 from sweepnet.leaderboard import Entry
 from sweepnet.plots.drawing import new_figure
-from sweepnet.plots.params import ParamAxis
-from sweepnet.records import TrialState
+from sweepnet.plots.params import ParamAxis, scored
 
 __all__ = ["Importances", "importance_chart", "param_importances"]
 
-_MIN_TRIALS = 4  # fewer completed trials say nothing about importance
+_MIN_TRIALS = 4  # fewer trials say nothing about importance
 _TOP_TRIALS = 5  # PED-ANOVA is stable with at least this many trials in the top quantile
 
 
@@ -36,9 +37,9 @@ class Importances:
     Attributes
     ----------
     values : ``{path: share}``; empty when they could not be computed.
-    trials : how many completed trials they come from.
+    trials : how many trials they come from (completed or pruned).
     top : the share of them counted as the best (PED-ANOVA's target quantile).
-    left_out : parameters not ranked (absent from some completed trials).
+    left_out : parameters not ranked (absent from some of the trials).
     """
 
     values: dict[str, float] = field(default_factory=dict)
@@ -53,7 +54,7 @@ class Importances:
 
 
 def param_importances(entries: Iterable[Entry], axes: Mapping[str, ParamAxis], metric: str, mode: str) -> Importances:
-    """PED-ANOVA importances of the parameters ``axes`` for ``metric``, from the completed trials.
+    """PED-ANOVA importances of the parameters ``axes`` for ``metric``, from the scored trials.
 
     Parameters
     ----------
@@ -63,25 +64,22 @@ def param_importances(entries: Iterable[Entry], axes: Mapping[str, ParamAxis], m
 
     Returns
     -------
-    Empty :class:`Importances` with fewer than two parameters or :data:`_MIN_TRIALS` trials.
-    The best 10% of the trials count as the top, or more when that is fewer than
-    :data:`_TOP_TRIALS` trials (at most half of them). The result is deterministic.
+    Empty :class:`Importances` with fewer than two parameters or :data:`_MIN_TRIALS` trials, or
+    when no parameter tells the top from the rest. The best 10% of the trials count as the top,
+    or more when that is fewer than :data:`_TOP_TRIALS` trials (at most half of them). The
+    result is deterministic.
     """
-    completed = [
-        (spec, result)
-        for spec, result in entries
-        if result.state is TrialState.COMPLETED and math.isfinite(result.metrics.get(metric, math.nan))
-    ]
-    shared = [path for path in axes if all(path in spec.params for spec, _ in completed)]
-    varying = [path for path in shared if len({repr(spec.params[path]) for spec, _ in completed}) > 1]
+    counted = scored(entries, metric)
+    shared = [path for path in axes if all(path in spec.params for spec, _ in counted)]
+    varying = [path for path in shared if len({repr(spec.params[path]) for spec, _ in counted}) > 1]
     left_out = tuple(path for path in axes if path not in shared)
-    if len(varying) < 2 or len(completed) < _MIN_TRIALS:
+    if len(varying) < 2 or len(counted) < _MIN_TRIALS:
         return Importances(left_out=left_out)
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # as the tpe searcher: no "study created" lines
-    distributions = {path: _distribution(axes[path], [spec.params[path] for spec, _ in completed]) for path in varying}
+    distributions = {path: _distribution(axes[path], [spec.params[path] for spec, _ in counted]) for path in varying}
     study = optuna.create_study(direction="maximize" if mode == "max" else "minimize")
     study.add_trials(
         optuna.trial.create_trial(
@@ -89,13 +87,16 @@ def param_importances(entries: Iterable[Entry], axes: Mapping[str, ParamAxis], m
             distributions=distributions,
             value=float(result.metrics[metric]),
         )
-        for spec, result in completed
+        for spec, result in counted
     )
-    top = min(0.5, max(0.1, _TOP_TRIALS / len(completed)))
+    top = min(0.5, max(0.1, _TOP_TRIALS / len(counted)))
     with warnings.catch_warnings():  # experimental before Optuna 5; "importances will be equal" for flat metrics
         warnings.simplefilter("ignore")
-        values = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(target_quantile=top))
-    return Importances({path: float(share) for path, share in values.items()}, len(completed), top, left_out)
+        values = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(target_quantile=top), normalize=False)
+    total = sum(values.values())
+    if not total > 0:  # Optuna would share 1 equally: a ranking that says nothing
+        return Importances(left_out=left_out)
+    return Importances({path: float(value / total) for path, value in values.items()}, len(counted), top, left_out)
 
 
 def importance_chart(importances: Importances, metric: str) -> Figure | None:
@@ -114,7 +115,7 @@ def importance_chart(importances: Importances, metric: str) -> Figure | None:
     axes.set_xlabel("importance (shares add up to 1)")
     title = (
         f"Hyperparameter importance for {metric} (Optuna's PED-ANOVA)\n"
-        f"what it takes to reach the best {importances.top:.0%} of {importances.trials} completed trials"
+        f"what it takes to reach the best {importances.top:.0%} of {importances.trials} completed or pruned trials"
     )
     if importances.left_out:
         title += f"\nnot ranked (not in every trial): {', '.join(importances.left_out)}"

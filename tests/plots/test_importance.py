@@ -34,6 +34,8 @@ def test_the_parameter_that_decides_the_metric_ranks_first_and_the_shares_add_up
     assert list(importances.values)[0] == "lr" and importances.values["lr"] > 0.5
     assert sum(importances.values.values()) == pytest.approx(1.0)
     assert importances.trials == 200 and importances.top == pytest.approx(0.1)
+    small = param_importances(_entries(20), AXES, "val_acc", "max")
+    assert small.top == pytest.approx(0.25) and list(small.values)[0] == "lr"  # at least five trials at the top
     assert importances.ranked(["reg", "rule", "lr", "unranked"])[0] == "lr"
     assert importances.ranked(["reg", "rule", "lr", "unranked"])[-1] == "unranked"
     assert param_importances(_entries(), AXES, "val_acc", "max") == importances  # deterministic
@@ -51,14 +53,20 @@ def test_the_direction_decides_which_trials_are_the_best():
     assert list(param_importances(entries, axes, "val_rmse", "min").values)[0] == "reg"
 
 
-def test_only_completed_trials_with_every_parameter_count():
+def test_completed_and_pruned_trials_with_every_parameter_count():
     entries = _entries(30)
-    entries += [entry(100 + i, {"lr": 1e-3, "reg": 1e-3, "rule": "sgd"}, state=TrialState.PRUNED, val_acc=0.0) for i in range(10)]
+    entries += [entry(100 + i, {"lr": 1e-4, "reg": 1e-3, "rule": "sgd"}, state=TrialState.PRUNED, val_acc=0.0) for i in range(10)]
+    entries += [entry(150, {"lr": 1e-3, "reg": 1e-3, "rule": "sgd"}, state=TrialState.FAILED)]
     entries.append(entry(200, {"lr": 1e-3, "rule": "sgd", "extra": 1}, val_acc=0.5))  # a trial without reg
     importances = param_importances(entries, {**AXES, "extra": ParamAxis("extra", numeric=True)}, "val_acc", "max")
-    assert importances.trials == 31 and set(importances.values) == {"lr", "rule"}
+    assert importances.trials == 41 and set(importances.values) == {"lr", "rule"}
     assert importances.left_out == ("reg", "extra")
-    assert importances.top == pytest.approx(5 / 31)  # at least five trials at the top
+    assert importances.top == pytest.approx(5 / 41)  # at least five trials at the top
+
+
+def test_a_metric_no_parameter_explains_has_no_ranking():
+    flat = [entry(i, {"lr": 10.0 ** -(1 + i % 3), "reg": 10.0 ** -(i % 4)}, val_acc=0.9) for i in range(12)]
+    assert param_importances(flat, AXES, "val_acc", "max").values == {}
 
 
 def test_too_few_trials_or_parameters_give_no_importances():
@@ -75,5 +83,5 @@ def test_the_chart_has_a_bar_per_parameter_the_most_important_on_top():
     assert tick_texts(axes.get_yticklabels()) == ["lr", "rule", "reg"]
     assert axes.yaxis_inverted()  # the first bar at the top
     assert [text.get_text() for text in axes.texts] == ["70%", "20%", "10%"]
-    assert "200 completed trials" in figure.get_suptitle() and "best 10%" in figure.get_suptitle()
+    assert "200 completed or pruned trials" in figure.get_suptitle() and "best 10%" in figure.get_suptitle()
     assert "not ranked (not in every trial): extra" in figure.get_suptitle()
