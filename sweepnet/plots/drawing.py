@@ -49,15 +49,19 @@ def caption(figure: Figure) -> str:
     return " ".join(title.split())
 
 
-def category_ticks(axes: Axes, axis: ParamAxis, which: str = "x", positions: Sequence[float] | None = None) -> None:
-    """Label the ticks of a categorical axis with ``axis``'s values in their natural order,
-    slanted when they would not fit side by side."""
+def category_ticks(axes: Axes, axis: ParamAxis, which: str = "x") -> None:
+    """Label the ticks of a categorical axis with ``axis``'s values in their natural order (at
+    0, 1, 2 ..., the axis spanning them and half a step on either side), slanted when they would
+    not fit side by side."""
     labels = axis.labels()
-    ticks = list(positions) if positions is not None else list(range(len(labels)))
+    ticks = list(range(len(labels)))
+    limits = (-0.5, len(labels) - 0.5)
     if which == "y":
         axes.set_yticks(ticks, labels)
+        axes.set_ylim(*limits)
         return
     axes.set_xticks(ticks, labels)
+    axes.set_xlim(*limits)
     width = axes.get_position().width * axes.figure.get_figwidth()
     if sum(len(label) + 2 for label in labels) > width * _CHARS_PER_INCH:
         axes.tick_params(axis="x", labelrotation=35)

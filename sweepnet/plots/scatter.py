@@ -39,7 +39,6 @@ def metric_vs_params(entries: Iterable[Entry], axes_by_path: Mapping[str, ParamA
         points = [(axis.position(spec.params[axis.path]), result.metrics[metric]) for spec, result in placed if axis.path in spec.params]
         axes.scatter([x for x, _ in points], [y for _, y in points], s=14, alpha=0.7, edgecolors="none")
         if not axis.numeric:
-            axes.set_xlim(-0.5, len(axis.values) - 0.5)
             category_ticks(axes, axis)
         elif axis.log:
             log_scale(axes)
