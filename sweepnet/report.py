@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sweepnet import __version__, leaderboard
 from sweepnet.leaderboard import Entry
+from sweepnet.plots.params import scored
 from sweepnet.records import TrialState
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def _summary(entries: list[Entry], metric: str, mode: str, status: str, links: R
 
 def _best(entries: list[Entry], metric: str, mode: str, links: RunLinks) -> str:
     ranked = leaderboard.rank(entries, metric, mode)
-    if not ranked or not _scored(ranked[0], metric):
+    if not scored(ranked[:1], metric):
         return f"<p>No trial has ended with a finite <code>{_text(metric)}</code> yet.</p>"
     spec, result = ranked[0]
     first = [metric, metric.replace("val_", "test_", 1)]  # what it was chosen by, then how it held up
@@ -222,12 +222,6 @@ def _overrides(overrides: Sequence[str]) -> str:
         return ""
     items = "".join(f"<li><code>--set {_text(item)}</code></li>" for item in overrides)
     return f"<p>Run with these overrides, applied in order:</p><ul>{items}</ul>"
-
-
-def _scored(entry: Entry, metric: str) -> bool:
-    result = entry[1]
-    finished = result.state in (TrialState.COMPLETED, TrialState.PRUNED)
-    return finished and math.isfinite(result.metrics.get(metric, math.nan))
 
 
 def _link(text: str, url: str | None) -> str:

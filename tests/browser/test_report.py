@@ -1,15 +1,14 @@
-"""Headless Chromium opens a sweep's report.html from disk: the page renders, every figure decodes,
-and nothing is fetched from elsewhere. The screenshot is kept in ``test-artifacts/`` for a human.
+"""Headless Chromium opens a sweep's report.html from disk: the page renders and every figure decodes
+(``tests/test_report.py`` checks that nothing in it points elsewhere). The screenshot is kept in
+``test-artifacts/`` for a human.
 
-Uses Debian's ``chromium`` (``.ci/run`` installs it) with the flags of ``test_mlflow_ui.py``.
+Uses Debian's ``chromium`` (``.ci/run`` installs it) as ``test_mlflow_ui.py`` runs it.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -18,14 +17,14 @@ from sweepnet.data import DatasetMeta
 from sweepnet.records import TrialResult, TrialSpec, TrialState
 from sweepnet.report import run_links, sweep_report
 
-from .test_mlflow_ui import ARTIFACTS
-
-CHROMIUM = shutil.which("chromium")
+from .test_mlflow_ui import ARTIFACTS, CHROMIUM, _chromium
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not on PATH (apt-get install chromium; .ci/run does)"),
 ]
+
+WINDOW = "1400,2400"  # tall enough for the summary, the heat map and the next figures
 
 # Once the page loaded, write each image's decoded width into the title, for --dump-dom to show.
 _PROBE = """<script>
@@ -51,15 +50,6 @@ def _entries():
     return entries
 
 
-def _chromium(url, profile, action):
-    command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-        "--window-size=1400,2400", "--virtual-time-budget=10000", action, url,
-    ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
-
-
 def test_chromium_renders_the_report_with_every_figure_decoded(tmp_path):
     entries = _entries()
     config = {"model": {"name": "softmax", "learning_rate": {"grid": [1e-4, 1e-3, 1e-2, 1e-1]}, "reg": {"grid": [1e-3, 1e-2, 1e-1]}},
@@ -76,7 +66,7 @@ def test_chromium_renders_the_report_with_every_figure_decoded(tmp_path):
     probed = tmp_path / "probed.html"
     probed.write_text(page.replace("</body>", _PROBE + "</body>"))
 
-    dom = _chromium(probed.as_uri(), tmp_path / "profile", "--dump-dom")
+    dom = _chromium(probed.as_uri(), tmp_path / "profile", "--dump-dom", window=WINDOW)
     title = html.unescape(re.search(r"<title>(.*?)</title>", dom).group(1))
     widths = [int(width) for width in title.removeprefix("widths:").split(",")]
     assert len(widths) == len(pictures) >= 5 and all(width > 300 for width in widths), title
@@ -87,5 +77,5 @@ def test_chromium_renders_the_report_with_every_figure_decoded(tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "report.png"
     screenshot.unlink(missing_ok=True)
-    _chromium(report.as_uri(), tmp_path / "profile", f"--screenshot={screenshot}")
+    _chromium(report.as_uri(), tmp_path / "profile", f"--screenshot={screenshot}", window=WINDOW)
     assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 50_000
