@@ -28,11 +28,13 @@ Nothing here grows faster than the number of trials, and no figure draws an arti
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -41,7 +43,7 @@ from sweepnet.leaderboard import Entry, rank
 from sweepnet.plots.compare import best_of_each_value, compare_values
 from sweepnet.plots.cv import cv_errorbars
 from sweepnet.plots.heatmap import param_heatmap
-from sweepnet.plots.importance import importance_chart, param_importances
+from sweepnet.plots.importance import Importances, importance_chart, param_importances
 from sweepnet.plots.loss_history import loss_history
 from sweepnet.plots.params import ParamAxis, describe_params, file_safe, scored
 from sweepnet.plots.scatter import metric_vs_params
@@ -59,6 +61,8 @@ IterationLoss = Callable[[Sequence[TrialSpec]], Mapping[str, np.ndarray]]
 loss of trials whose ``TrialResult.iteration_loss`` is not in memory (read back from the store)."""
 
 _MAX_COMPARED = 3  # comparison figures drawn by default
+_T = TypeVar("_T")
+_log = logging.getLogger(__name__)
 _WEIGHT = re.compile(r"W\d*")  # weight matrices: W (linear classifiers), W1, W2 ... (classic nets)
 
 
@@ -115,31 +119,42 @@ def sweep_plots(
     config = config or {}
     axes = describe_params(config, entries)
     settings = PlotSettings.from_config(config)
-    importances = param_importances(entries, axes, metric, mode)
+    importances = _drawn("the importances", lambda: param_importances(entries, axes, metric, mode)) or Importances()
     ranked = importances.ranked(axes)
-    figures: dict[str, Figure | None] = {}  # in the report's order: the answers first, the overview last
+    drawing: dict[str, Callable[[], Figure | None]] = {}  # in the report's order: the answers first, the overview last
     if settings.heatmap:
         pair = [path for path in settings.heatmap if path in axes]
     else:  # the two most important, the one with more values across (a wide grid, as lr x reg)
         pair = sorted(ranked[:2], key=lambda path: -len(axes[path].values) if axes[path].discrete else -math.inf)
     if len(pair) == 2:
         others = [path for path in axes if path not in pair]
-        figures["plots/heatmap.png"] = param_heatmap(entries, axes[pair[0]], axes[pair[1]], metric, mode, others)
+        drawing["plots/heatmap.png"] = partial(param_heatmap, entries, axes[pair[0]], axes[pair[1]], metric, mode, others)
     compared = [axes[path] for path in _compared(settings, axes, ranked)]
     per_epoch = any(len(result.history) > 1 for _, result in entries)
     for by in compared:
         name = f"plots/compare_{file_safe(by.path)}"
         if (x := _against(settings, axes, ranked, by)) is not None:
-            figures[f"{name}_vs_{file_safe(x.path)}.png"] = metric_by_value(entries, x, by, metric, mode)
+            drawing[f"{name}_vs_{file_safe(x.path)}.png"] = partial(metric_by_value, entries, x, by, metric, mode)
         if per_epoch:
-            figures[f"{name}.png"] = compare_values(entries, by, metric, mode)
-    figures["plots/loss_history.png"] = _loss_history(entries, compared[:1], metric, mode, iteration_loss)
-    figures["plots/cross_validation.png"] = cv_errorbars(entries, axes, metric)
+            drawing[f"{name}.png"] = partial(compare_values, entries, by, metric, mode)
+    drawing["plots/loss_history.png"] = partial(_loss_history, entries, compared[:1], metric, mode, iteration_loss)
+    drawing["plots/cross_validation.png"] = partial(cv_errorbars, entries, axes, metric)
     if best_weights and data_meta is not None:
-        figures.update(_weight_figures(best_weights, data_meta, config.get("data") or {}))
-    figures[f"plots/{metric}_vs_params.png"] = metric_vs_params(entries, axes, metric)
-    figures["plots/importance.png"] = importance_chart(importances, metric)
+        drawing.update(_weight_figures(best_weights, data_meta, config.get("data") or {}))
+    drawing[f"plots/{metric}_vs_params.png"] = partial(metric_vs_params, entries, axes, metric)
+    drawing["plots/importance.png"] = partial(importance_chart, importances, metric)
+    figures = {name: _drawn(name, draw) for name, draw in drawing.items()}
     return {name: figure for name, figure in figures.items() if figure is not None}
+
+
+def _drawn(what: str, draw: Callable[[], _T]) -> _T | None:
+    """``draw()``, or None and a warning when it fails: a figure's bug must not cost the sweep its
+    other figures, its report and its leaderboard, which the tracker writes along with them."""
+    try:
+        return draw()
+    except Exception:
+        _log.warning("sweepnet: %s could not be drawn", what, exc_info=True)
+        return None
 
 
 def _compared(settings: PlotSettings, axes: Mapping[str, ParamAxis], ranked: list[str]) -> list[str]:
@@ -181,7 +196,7 @@ def _loss_history(
 
 def _weight_figures(
     weights: Mapping[str, np.ndarray], meta: DatasetMeta, data: Mapping[str, Any]
-) -> dict[str, Figure | None]:
+) -> dict[str, Callable[[], Figure | None]]:
     """Class templates of a linear classifier, else the first layer's weights (image inputs only)."""
     features = bool(data.get("features"))  # HOG + HSV: no longer pixels
     images = {"flattened": bool(data.get("flatten") or data.get("bias_trick")) and not features}
@@ -190,5 +205,5 @@ def _weight_figures(
     matrices = [w for name, w in weights.items() if _WEIGHT.fullmatch(name.rsplit(".", 1)[-1]) and w.ndim == 2]
     first = first_weight(weights)
     if len(matrices) == 1 and first is matrices[0] and meta.num_classes and first.shape[1] == meta.num_classes:
-        return {"plots/class_templates.png": class_templates(first, shape, meta.class_names, **images)}
-    return {"plots/first_layer_weights.png": first_layer_weights(weights, shape, **images)}
+        return {"plots/class_templates.png": partial(class_templates, first, shape, meta.class_names, **images)}
+    return {"plots/first_layer_weights.png": partial(first_layer_weights, weights, shape, **images)}

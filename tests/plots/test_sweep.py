@@ -161,3 +161,17 @@ def test_three_thousand_trials_draw_no_artist_per_trial():
     for name, figure in figures.items():
         artists = [a for axes in figure.axes for a in axes.get_children() if isinstance(a, Line2D | Collection | Patch | Text)]
         assert len(artists) < 300, name
+
+
+def test_a_figure_that_fails_is_left_out_with_a_warning_and_the_others_are_drawn(monkeypatch, caplog):
+    from sweepnet.plots import sweep as sweep_module
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in one figure")
+
+    monkeypatch.setattr(sweep_module, "compare_values", broken)
+    config, entries = _rule_sweep()
+    figures = sweep_plots(entries, config, "val_acc", "max")
+    assert list(figures) == ["plots/loss_history.png", "plots/val_acc_vs_params.png"]
+    assert "plots/compare_solver.update_rule.png could not be drawn" in caplog.text
+    assert "ValueError: a bug in one figure" in caplog.text
