@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,8 +57,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the sweep, draw its figures, write the page; returns the exit status."""
-    from functools import partial
-
     from sweepnet.report import run_links, sweep_report, ui_url
     from sweepnet.tracking import read_artifact, read_iteration_loss, read_sweep
 
@@ -112,11 +111,12 @@ def _best_weights(record: SweepRecord) -> dict[str, np.ndarray] | None:
     import numpy as np
 
     from sweepnet import leaderboard
+    from sweepnet.plots.params import scored
     from sweepnet.tracking import read_artifact
 
     ranked = leaderboard.rank(record.entries, record.metric, record.mode)
-    if not ranked or ranked[0][0].trial_id not in record.models:
-        return None
+    if not scored(ranked[:1], record.metric) or ranked[0][0].trial_id not in record.models:
+        return None  # no trial ended with the metric (a diverged one's weights are not the best)
     data = read_artifact(record, "model.npz", record.run_ids[ranked[0][0].trial_id])
     if data is None:
         return None
