@@ -46,8 +46,8 @@ def loss_history(curves: Mapping[str, np.ndarray], title: str = "Training loss",
     last = max(curve[-1, 0] for curve in drawn.values())
     axes.set_xlim(0, last * 1.01)
     _log_when_wide(axes, [curve[:, 1] for curve in drawn.values()])
-    if not single:
-        axes.legend(title=legend_title)
+    if not single:  # beside the axes: inside, it would hide part of some curve
+        figure.legend(loc="outside right upper", title=legend_title)
     return figure
 
 

@@ -16,7 +16,7 @@ def test_one_trial_is_a_dot_per_iteration_without_a_legend():
     assert line.get_linestyle() == "None" and line.get_marker() == "o"
     np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 501))
     assert (axes.get_xlabel(), axes.get_ylabel(), axes.get_title()) == ("Iteration", "Loss", "Training loss")
-    assert axes.get_legend() is None and axes.get_yscale() == "linear"
+    assert not figure.legends and axes.get_legend() is None and axes.get_yscale() == "linear"
     assert axes.get_xlim()[1] < 510
 
 
@@ -24,8 +24,9 @@ def test_several_trials_are_lines_named_in_a_legend_in_order():
     figure = loss_history({"sgd": curve(300), "adam": curve(300, start=1.0)}, "Training loss", "solver.update_rule")
     axes = figure.axes[0]
     assert [line.get_label() for line in axes.lines] == ["sgd", "adam"]
-    assert legend_texts(axes.get_legend()) == ["sgd", "adam"]
-    assert axes.get_legend().get_title().get_text() == "solver.update_rule"
+    [legend] = figure.legends
+    assert legend_texts(legend) == ["sgd", "adam"] and legend.get_title().get_text() == "solver.update_rule"
+    assert axes.get_legend() is None  # outside the axes, hiding no curve
     assert len({str(line.get_color()) for line in axes.lines}) == 2
 
 
