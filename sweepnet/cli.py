@@ -18,7 +18,7 @@ from sweepnet.errors import SweepnetError, SweepnetWarning
 
 __all__ = ["main"]
 
-COMMANDS = ("sweep", "resume", "trial", "validate", "best", "ui", "plugins", "data")
+COMMANDS = ("sweep", "resume", "trial", "validate", "best", "report", "ui", "plugins", "data")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -42,6 +42,7 @@ from sweepnet.schema import (
     SweepConfig,
     Tracking,
     TrialSetup,
+    check_plot_params,
     component_at,
     parse_component_options,
     parse_named,
@@ -151,6 +152,7 @@ class SweepPlan:
         self.tracking: Tracking = base.tracking
         self.config = _with_spaces(base, raw)
         self.space = SearchSpace(self.config)
+        check_plot_params(base.plots, self.space.leaves())
         self.max_epochs = max(setup.max_epochs for _, setup in self._setups)
         self.model_names = sorted({setup.model.name for _, setup in self._setups})
         self._metric, self._mode = base.metric, base.mode

@@ -5,14 +5,16 @@ Layout, one MLflow experiment per sweep ``name``::
     parent run "<name>"               one sweep invocation; ``--resume`` reuses the latest one
       tags       sweepnet.kind=sweep, sweepnet.metric, sweepnet.mode, sweepnet.overrides (JSON),
                  sweepnet.version, sweepnet.plugins (JSON: provider -> version), sweepnet.best_trial
-      artifacts  sweep.yaml (the file as written), config.yaml (validated), leaderboard.csv/.md,
-                 plots/*.png, best_model.npz, best.json, model/ (the best model as an MLflow Model:
-                 MLmodel with the python_function flavour of sweepnet.pyfunc, and model.npz)
+      artifacts  sweep.yaml (the file as written), config.yaml (validated), data_meta.json,
+                 leaderboard.csv/.md, plots/*.png, report.html, best_model.npz, best.json,
+                 model/ (the best model as an MLflow Model: MLmodel with the python_function
+                 flavour of sweepnet.pyfunc, and model.npz)
       metrics    final/<name>: the best trial's final metrics
     child run "trial-007-3fa9c2d1"    one trial, nested (tag mlflow.parentRunId)
       params     its hyperparameters by dotted path ("model.hidden_dims[0]" -> "model.hidden_dims.0")
       metrics    loss, train_acc / val_acc (or train_rmse / val_rmse), lr ... at step=epoch;
-                 final/<name> (best val_acc, test_acc ...) when it ends
+                 final/<name> (best val_acc, test_acc ...) and iteration/loss (the training
+                 loss at step=iteration, at most 1000 points) when it ends
       tags       sweepnet.state, .trial_id, .trial_number, .seed, .params (JSON), .config (JSON),
                  .node, .worker, .duration_s, .retries, .error (short), .version, .plugins
       artifacts  curves.png, model.npz (a model file, see sweepnet.bundle: the best model survives
@@ -55,7 +57,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache, partial
 from datetime import datetime
 from pathlib import Path
@@ -77,9 +79,12 @@ __all__ = [
     "DEFAULT_FLUSH_TIMEOUT",
     "DEFAULT_TRACKING_URI",
     "FINAL_PREFIX",
+    "ITERATION_LOSS",
     "SweepRecord",
     "TrackingError",
     "model_file",
+    "read_artifact",
+    "read_iteration_loss",
     "read_sweep",
     "recorded_sweep",
     "resolve_tracking_uri",
@@ -275,6 +280,7 @@ class _Tracker:
                 artifacts={
                     "sweep.yaml": sweep.config_text.encode(),
                     "config.yaml": yaml.safe_dump(sweep.config, sort_keys=False).encode(),
+                    **_data_meta_artifact(sweep),
                 },
             )
         )
@@ -326,7 +332,7 @@ class _Tracker:
             create=None if started else self._child_tags(spec),
             params={} if started else _params(spec.params),
             tags=end_tags,
-            metrics=unreported + _final_metrics(result.metrics),
+            metrics=unreported + _final_metrics(result.metrics) + _iteration_points(result),
             artifacts=artifacts,
             status=_RUN_STATUS[result.state],
         )
@@ -389,8 +395,6 @@ class _Tracker:
 
         Runs on the writer once the parent is open, so a resumed sweep's earlier trials are known.
         """
-        from sweepnet import plots
-
         entries = list({**self._previous, **self._entries}.values())
         metric, mode = self.sweep.metric, self.sweep.mode
         ranked = leaderboard.rank(entries, metric, mode)
@@ -400,9 +404,7 @@ class _Tracker:
         }
         best = ranked[0] if ranked and _scored(ranked[0][1], metric) else None  # rank puts scored trials first
         weights = self._best[1] if best and self._best and self._best[0][0].trial_id == best[0].trial_id else None
-        input_shape = self.sweep.data_meta.input_shape if self.sweep.data_meta else None
-        figures = plots.sweep_plots(entries, metric, mode, _log_params(self.sweep.config), input_shape, weights)
-        artifacts |= {name: plots.to_png(figure) for name, figure in figures.items()}
+        artifacts |= _report_artifacts(self, summary, entries, weights)
         summary.tags[f"{_TAG}trials"] = str(len(entries))
         summary.artifacts = artifacts
         if best is not None:
@@ -618,6 +620,7 @@ class SweepRecord:
     overrides : the ``--set`` overrides of the latest invocation.
     entries : ``(TrialSpec, TrialResult)`` of every trial (``weights`` is None).
     models : trial id -> where its weights are: a file path (local stores) or a ``runs:/`` URI.
+    experiment_id, run_ids : the sweep's experiment, and each trial's run id by trial id.
     """
 
     name: str
@@ -630,6 +633,8 @@ class SweepRecord:
     overrides: list[str]
     entries: list[tuple[TrialSpec, TrialResult]]
     models: dict[str, str]
+    experiment_id: str = ""
+    run_ids: dict[str, str] = field(default_factory=dict)
 
 
 def read_sweep(name: str, tracking_uri: str | None = None, *, histories: bool = False) -> SweepRecord:
@@ -689,6 +694,8 @@ def _read(uri: str, name: str, *, histories: bool, sweep_config: dict | None = N
         models={
             run.data.tags[f"{_TAG}trial_id"]: _model_location(run) for run in runs if f"{_TAG}model" in run.data.tags
         },
+        experiment_id=experiment.experiment_id,
+        run_ids={run.data.tags[f"{_TAG}trial_id"]: run.info.run_id for run in runs},
     )
 
 
@@ -719,7 +726,12 @@ def _histories(client: MlflowClient, runs: list[Run]) -> dict[str, list[dict[str
 
     MLflow reads one (run, key) history per request; they go out concurrently.
     """
-    jobs = [(run.info.run_id, key) for run in runs for key in run.data.metrics if not key.startswith(FINAL_PREFIX)]
+    jobs = [
+        (run.info.run_id, key)
+        for run in runs
+        for key in run.data.metrics
+        if not key.startswith((FINAL_PREFIX, ITERATION_LOSS))  # per-iteration points are not epochs
+    ]
     with ThreadPoolExecutor(_READ_THREADS) as pool:
         answers = pool.map(lambda job: client.get_metric_history(*job), jobs)
         steps: dict[str, dict[int, dict[str, float]]] = {}
@@ -727,6 +739,92 @@ def _histories(client: MlflowClient, runs: list[Run]) -> dict[str, list[dict[str
             for point in points:
                 steps.setdefault(run_id, {}).setdefault(point.step, {"epoch": point.step})[key] = point.value
     return {run_id: [rows[step] for step in sorted(rows)] for run_id, rows in steps.items()}
+
+
+# --------------------------------------------------------------------------- sweep report
+# The per-iteration loss, the summary figures and report.html (issue 15), kept together here so
+# that they move as one block.
+
+ITERATION_LOSS = "iteration/loss"
+"""Metric key of a trial's per-iteration training loss, at ``step`` = iteration."""
+
+
+def read_artifact(record: SweepRecord, path: str, run_id: str | None = None) -> bytes | None:
+    """The artifact ``path`` of the sweep's parent run (or of run ``run_id``), None when it has none.
+
+    Raises
+    ------
+    TrackingError
+        when the store cannot be read.
+    """
+    client = _client(record.tracking_uri)
+    run_id = run_id or record.run_id
+    folder, _, _ = path.rpartition("/")
+    with _store_errors(record.tracking_uri):
+        if path not in {info.path for info in client.list_artifacts(run_id, folder or None)}:
+            return None
+        with tempfile.TemporaryDirectory() as tmp:
+            return Path(client.download_artifacts(run_id, path, tmp)).read_bytes()
+
+
+def read_iteration_loss(record: SweepRecord, specs: list[TrialSpec]) -> dict[str, np.ndarray]:
+    """The recorded per-iteration loss of trials of ``record``: trial id -> ``(K, 2)`` float32
+    rows ``(iteration, loss)`` (see ``TrialResult.iteration_loss``); trials without one are left out."""
+    return _iteration_loss(_client(record.tracking_uri), record.tracking_uri, record.run_ids, specs)
+
+
+def _iteration_loss(client: MlflowClient, uri: str, run_ids: dict[str, str], specs: list[TrialSpec]) -> dict[str, np.ndarray]:
+    jobs = [(spec.trial_id, run_ids[spec.trial_id]) for spec in specs if spec.trial_id in run_ids]
+    with _store_errors(uri), ThreadPoolExecutor(_READ_THREADS) as pool:
+        answers = list(pool.map(lambda job: client.get_metric_history(job[1], ITERATION_LOSS), jobs))
+    return {
+        trial_id: np.array(sorted((point.step, point.value) for point in points), dtype=np.float32)
+        for (trial_id, _), points in zip(jobs, answers, strict=True)
+        if points
+    }
+
+
+def _iteration_points(result: TrialResult) -> list[tuple[str, float, int, int]]:
+    """A trial's thinned per-iteration loss as :data:`ITERATION_LOSS` points at ``step=iteration``."""
+    if result.iteration_loss is None:
+        return []
+    stamp = _now_ms()
+    return [(ITERATION_LOSS, float(loss), stamp, int(iteration)) for iteration, loss in result.iteration_loss]
+
+
+def _data_meta_artifact(sweep: SweepInfo) -> dict[str, bytes]:
+    """``data_meta.json``: the data set's input shape and class names, for ``sweepnet report``'s weight pictures."""
+    if sweep.data_meta is None:
+        return {}
+    return {"data_meta.json": json.dumps(asdict(sweep.data_meta)).encode()}
+
+
+def _report_artifacts(
+    tracker: _Tracker, summary: _Write, entries: list[leaderboard.Entry], weights: dict[str, np.ndarray] | None
+) -> dict[str, bytes]:
+    """The summary figures (``plots/*.png``) and ``report.html`` of the parent run's final write."""
+    from sweepnet.report import run_links, sweep_report, ui_url
+
+    sweep, run_ids = tracker.sweep, tracker._run_ids
+    links = None
+    if _SWEEP in run_ids and tracker._experiment_id is not None:  # else the store was never reached
+        trial_runs = {trial_id: run_id for trial_id, run_id in run_ids.items() if trial_id != _SWEEP}
+        links = run_links(ui_url(tracker.uri), tracker._experiment_id, run_ids[_SWEEP], trial_runs)
+    pictures, page = sweep_report(
+        sweep.name,
+        entries,
+        sweep.config,
+        sweep.metric,
+        sweep.mode,
+        sweep_text=sweep.config_text,
+        overrides=sweep.overrides,
+        status=summary.status or "",
+        links=links,
+        data_meta=sweep.data_meta,
+        best_weights=weights,
+        iteration_loss=partial(_iteration_loss, tracker.client, tracker.uri, run_ids),
+    )
+    return {**pictures, "report.html": page.encode()}
 
 
 # --------------------------------------------------------------------------- MLflow helpers
@@ -945,13 +1043,6 @@ def _plugin_versions() -> dict[str, str]:
     from sweepnet.pluginmanager import get_registries
 
     return {c.provider: c.version for _, registry in get_registries().items() for c in registry}
-
-
-def _log_params(config: dict[str, Any]) -> set[str]:
-    """Dotted paths of the log-scaled hyperparameters of the sweep's search space."""
-    from sweepnet.search import SearchSpace
-
-    return {path for path, distribution in SearchSpace(config).leaves() if distribution.is_log}
 
 
 def _resolve(sweep_config: dict | None, params: dict[str, Any]) -> dict[str, Any]:

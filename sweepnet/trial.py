@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ Report = Callable[[int, dict[str, float]], bool]
 """``report(epoch, metrics) -> stop``: called after every epoch (1-based); True prunes the trial."""
 
 _PRINT_EVERY = 100  # iterations between the Solver's loss lines, as in the classic notebooks
+_MAX_LOSS_POINTS = 1000  # rows of TrialResult.iteration_loss: enough for the classic loss plot
 
 
 @dataclass
@@ -47,6 +48,7 @@ class _Outcome:
     weights: dict[str, np.ndarray] | None = None
     error: str | None = None
     model_state: dict[str, np.ndarray] | None = None
+    iteration_loss: np.ndarray | None = None
 
 
 def run_trial(
@@ -102,6 +104,7 @@ def run_trial(
         weights=outcome.weights,
         error=outcome.error,
         model_state=outcome.model_state,
+        iteration_loss=outcome.iteration_loss,
     )
 
 
@@ -198,10 +201,11 @@ def _solver_outcome(
         metrics["loss"] = history[-1]["loss"]
     weights = {name: np.array(value) for name, value in solver.model.params.items()}
     state = model_state(solver.model)
+    losses = _iteration_loss(solver.loss_history)
     if solver.diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged, model_state=state)
+        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged, model_state=state, iteration_loss=losses)
     final = TrialState.PRUNED if solver.stopped_early else TrialState.COMPLETED
-    return _Outcome(final, metrics, weights, model_state=state)
+    return _Outcome(final, metrics, weights, model_state=state, iteration_loss=losses)
 
 
 def _best(solver: Solver, task: str) -> float:
@@ -247,9 +251,22 @@ def _train_classic(setup: TrialSetup, dataset: Dataset, seed: int, report: _Repo
     pruned = report(1, epoch)
     metrics = {**epoch, **val_metrics, "test_acc": _accuracy(model, dataset.X_test, dataset.y_test), "epochs": 1}
     weights = {name: np.array(value) for name, value in model.params.items()}
-    if diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, diverged, model_state={})
-    return _Outcome(TrialState.PRUNED if pruned else TrialState.COMPLETED, metrics, weights, model_state={})
+    state = TrialState.DIVERGED if diverged else TrialState.PRUNED if pruned else TrialState.COMPLETED
+    return _Outcome(state, metrics, weights, diverged, model_state={}, iteration_loss=_iteration_loss(losses))
+
+
+def _iteration_loss(losses: Sequence[float]) -> np.ndarray | None:
+    """``(K, 2)`` float32 rows ``(iteration, loss)`` of a loss per iteration, evenly thinned to at
+    most ``_MAX_LOSS_POINTS`` rows (the first and last iterations kept); None without a loss.
+
+    Kept rows hold the loss of their iteration, not an average: the thinned series is as noisy
+    as the full one, as the classic loss plot shows it. Iterations stay exact in float32 up to 2**24.
+    """
+    if not losses:
+        return None
+    count = len(losses)
+    kept = np.unique(np.linspace(0, count - 1, min(count, _MAX_LOSS_POINTS)).round().astype(np.int64))
+    return np.column_stack([kept + 1, np.asarray(losses, dtype=np.float64)[kept]]).astype(np.float32)
 
 
 def _non_finite(losses: list[float]) -> str | None:

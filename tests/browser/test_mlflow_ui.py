@@ -81,13 +81,13 @@ def ui(tmp_path):
             process.wait()
 
 
-def _chromium(url: str, profile: Path, action: str) -> str:
-    """Load ``url`` headless, let its scripts and requests settle, then ``action``
-    (``--dump-dom`` or ``--screenshot=<file>``); returns what Chromium printed."""
+def _chromium(url: str, profile: Path, action: str, window: str = "1400,900") -> str:
+    """Load ``url`` headless in a ``window`` (``"width,height"``), let its scripts and requests
+    settle, then ``action`` (``--dump-dom`` or ``--screenshot=<file>``); returns what Chromium printed."""
     command = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-        "--window-size=1400,900", "--virtual-time-budget=30000", action, url,
+        f"--window-size={window}", "--virtual-time-budget=30000", action, url,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
 
