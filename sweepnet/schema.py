@@ -24,7 +24,7 @@ import difflib
 import types
 import typing
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -40,6 +40,7 @@ from pydantic import (
 
 from sweepnet.data import DataSpec
 from sweepnet.errors import ConfigError
+from sweepnet.names import validate_sweep_name
 from sweepnet.registry import Component, Registries, Registry, UnknownComponentError
 
 __all__ = [
@@ -118,7 +119,7 @@ class SweepConfig(_Section):
     validated by the plugin's ``Options`` in :func:`setup_trial` and :func:`parse_named`.
     """
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: str
     seed: NonNegativeInt = 0
     data: DataSpec = Field(default_factory=DataSpec)
     model: dict[str, Any]
@@ -129,6 +130,11 @@ class SweepConfig(_Section):
     mode: Literal["max", "min"] | None = None
     resources: Resources = Field(default_factory=Resources)
     tracking: Tracking = Field(default_factory=Tracking)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return validate_sweep_name(name)
 
     @field_validator("metric")
     @classmethod

@@ -1,0 +1,340 @@
+"""One sweep invocation's record: what each lifecycle event writes, and the summary at the end.
+
+:class:`SweepRecorder` opens the experiment and the parent run when the sweep starts -- the
+first write, so a store that cannot be written fails the sweep before any trial -- and then
+only queues: a trial's run (tags, params, per-epoch metrics, final metrics, its own start and
+end time) goes to the :class:`~sweepnet.tracking.writebehind.WriteBehind` queue.
+
+What is written per trial is what a sweep of thousands needs:
+
+- ``model.npz`` only for a trial that, when it ends, ranks among the :data:`KEPT_MODELS` best
+  so far (in a sweep in random order that is about ``KEPT_MODELS * ln(trials)`` trials: some
+  40 of 3,000). The sweep's best trial always has one: it was the best when it ended.
+- no image: MLflow charts every metric itself. ``curves.png`` is drawn for the
+  :data:`CURVE_TRIALS` best trials when the sweep ends.
+
+The parent run gets the leaderboard, the sweep's plots, ``best_model.npz`` and ``best.json``
+when the sweep ends; they are made on the calling thread while the queue drains.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import yaml
+
+from sweepnet import __version__, leaderboard
+from sweepnet.errors import ConfigError
+from sweepnet.names import validate_sweep_name
+from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
+from sweepnet.tracking.backend import RunWrite, open_backend
+from sweepnet.tracking.layout import (
+    EXPERIMENT_TAGS,
+    RUN_STATUS,
+    TAG,
+    end_tags,
+    final_metrics,
+    metric_key,
+    npz_bytes,
+    params_of,
+    run_name,
+    trial_tags,
+)
+from sweepnet.tracking.reader import SweepRecord, latest_parent, read_record
+from sweepnet.tracking.store import TrackingError, absolute, artifact_location, client, store_errors
+from sweepnet.tracking.unwritten import save_unwritten
+from sweepnet.tracking.writebehind import WriteBehind
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+__all__ = ["CURVE_TRIALS", "DEFAULT_FLUSH_TIMEOUT", "KEPT_MODELS", "SweepRecorder"]
+
+DEFAULT_FLUSH_TIMEOUT = 60.0  # seconds the final flush waits for a store that makes no progress
+KEPT_MODELS = 5
+CURVE_TRIALS = 5
+
+
+class SweepRecorder:
+    """The record of one sweep invocation in the store at ``uri``.
+
+    Parameters
+    ----------
+    sweep : the invocation; ``sweep.resumed`` reuses the latest parent run.
+    uri : the tracking store.
+    stall_timeout : seconds the final flush waits while the store makes no progress.
+    previous : the sweep's record as read for resuming (read here when None and resuming).
+
+    Raises
+    ------
+    ConfigError
+        for a sweep name that cannot be recorded.
+    TrackingError
+        when the store cannot be opened or written.
+    """
+
+    def __init__(
+        self, sweep: SweepInfo, uri: str, *, stall_timeout: float, previous: SweepRecord | None = None
+    ) -> None:
+        try:
+            validate_sweep_name(sweep.name)
+        except ValueError as err:
+            raise ConfigError("name", str(err)) from None
+        self.sweep, self.uri, self.stall_timeout = sweep, absolute(uri), stall_timeout
+        self.client = client(self.uri)
+        self._common_tags = {f"{TAG}version": __version__, f"{TAG}plugins": json.dumps(_plugin_versions(), sort_keys=True)}
+        self._run_ids: dict[str, str] = {}  # trial id ("" the parent) -> run id
+        self._previous: dict[str, leaderboard.Entry] = {}  # trials of earlier invocations (resume)
+        self._entries: dict[str, leaderboard.Entry] = {}  # this invocation's ended trials, without weights
+        self._started: dict[str, int] = {}  # trial id -> its start (Unix ms), as the driver saw it
+        self._reported: dict[str, set[int]] = {}
+        self._best: tuple[leaderboard.Entry, dict[str, np.ndarray]] | None = None  # the only weights kept
+        with store_errors(self.uri):
+            self.experiment_id = _experiment(self.client, sweep.name, self.uri)
+            self._open_parent(previous)
+        self._top = leaderboard.rank([e for e in self._previous.values() if self._scored(e)], sweep.metric, sweep.mode)
+        self._top = self._top[:KEPT_MODELS]  # the best trials so far: a trial ranking among them keeps its weights
+        self._queue = WriteBehind(open_backend(self.client, self.experiment_id, self._run_ids), name=sweep.name)
+        config_yaml = yaml.safe_dump(sweep.config, sort_keys=False).encode()
+        self._queue.push(RunWrite("", artifacts={"sweep.yaml": sweep.config_text.encode(), "config.yaml": config_yaml}))
+
+    # ----------------------------------------------------------------- lifecycle events (cheap)
+
+    def trial_start(self, trial: TrialSpec) -> None:
+        """Queue the trial's run: its params and identifying tags, started now."""
+        now = _now_ms()
+        self._started[trial.trial_id] = now
+        self._reported[trial.trial_id] = set()
+        record = RunWrite(trial.trial_id, trial_tags(trial, self._common_tags), params_of(trial), start_ms=now)
+        self._queue.push(record, taking=True)
+
+    def trial_report(self, trial: TrialSpec, epoch: int, metrics: dict[str, float]) -> None:
+        """Queue one epoch's metrics at ``step=epoch``."""
+        stamp = _now_ms()
+        self._reported.setdefault(trial.trial_id, set()).add(int(epoch))
+        points = [(metric_key(key), float(value), stamp, int(epoch)) for key, value in metrics.items() if key != "epoch"]
+        self._queue.add_metrics(trial.trial_id, points)
+
+    def trial_end(self, trial: TrialSpec, result: TrialResult) -> None:
+        """Queue the trial's end: final metrics, tags, weights (when among the best), traceback, end time."""
+        now = _now_ms()
+        started = self._started.pop(trial.trial_id, None)
+        reported = self._reported.pop(trial.trial_id, set())
+        unreported = [  # epochs the scheduler did not stream (or a trial that ran without reports)
+            (metric_key(key), float(value), now, int(row.get("epoch", number)))
+            for number, row in enumerate(result.history, start=1)
+            if int(row.get("epoch", number)) not in reported
+            for key, value in row.items()
+            if key != "epoch"
+        ]
+        tags = end_tags(result)
+        artifacts: dict[str, bytes | Callable[[], bytes | None]] = {}
+        if result.weights and self._ranks_among_best(trial, result):
+            artifacts["model.npz"] = partial(npz_bytes, result.weights)
+            tags[f"{TAG}model"] = "model.npz"
+        if result.error:
+            artifacts["error.txt"] = result.error.encode()
+        end = RunWrite(
+            trial.trial_id,
+            create=None if started is not None else trial_tags(trial, self._common_tags),
+            params={} if started is not None else params_of(trial),
+            tags=tags,
+            metrics=unreported + final_metrics(result.metrics, now),
+            artifacts=artifacts,
+            status=RUN_STATUS[result.state],
+            start_ms=started if started is not None else now - int(result.duration_s * 1000),
+            end_ms=now,
+        )
+        self._queue.end(end)
+        self._entries[trial.trial_id] = (trial, replace(result, weights=None))
+
+    def close(self, results: list[TrialResult], *, waiting: Callable[[int], None] | None = None) -> None:
+        """Write the summary on the parent run and wait until everything is written.
+
+        ``waiting(runs)`` is called while runs are left to write (the progress display). Ctrl-C
+        meanwhile stops waiting: the rest is saved to a file, as when the store makes no progress
+        for ``stall_timeout`` seconds.
+
+        Raises
+        ------
+        TrackingError
+            naming the store, the file the unwritten results were saved to, and the command
+            that writes them later.
+        """
+        from sweepnet.interrupt import sigint_flag
+
+        killed = any(result.state is TrialState.KILLED for result in results)
+        for trial_id, png in self._curves():
+            self._queue.push(RunWrite(trial_id, artifacts={"curves.png": png}))
+        self._queue.push(self._summary("KILLED" if killed else "FINISHED"))
+        with sigint_flag() as interrupted:
+            reason = self._queue.drain(self.stall_timeout, waiting=waiting, interrupted=interrupted)
+        unwritten, rejected = self._queue.unwritten(), self._queue.rejected
+        if not unwritten and not rejected:
+            return
+        saved = save_unwritten(
+            self.uri, self.sweep.name, self.experiment_id, self._run_ids, [*unwritten, *(r for r, _ in rejected)],
+            self._queue.error,
+        )  # fmt: skip
+        later = f"write them to the store with: sweepnet resume {self.sweep.name} --tracking-uri {self.uri}"
+        if reason == "interrupted":
+            problem = f"interrupted while recording to {self.uri}"
+        elif reason is not None:
+            problem = f"tracking store {self.uri} made {reason}"
+        else:
+            problem = f"tracking store {self.uri} rejected {len(rejected)} write(s): {rejected[0][1]}"
+        runs = len({record.key for record in unwritten} | {record.key for record, _ in rejected})
+        raise TrackingError(f"{problem}; the results of {runs} runs are saved in {saved}; {later}")
+
+    def abandon(self) -> None:
+        """Stop writing without flushing (a newer invocation of the same sweep took over)."""
+        self._queue.stop(timeout=0)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _open_parent(self, previous: SweepRecord | None) -> None:
+        """Create the parent run -- or, resuming, reopen the latest one and learn its trials."""
+        sweep = self.sweep
+        tags = {
+            f"{TAG}kind": "sweep",
+            f"{TAG}metric": sweep.metric,
+            f"{TAG}mode": sweep.mode,
+            f"{TAG}overrides": json.dumps(list(sweep.overrides)),
+            **self._common_tags,
+        }
+        if sweep.resumed and previous is None:
+            previous = read_record(self.uri, sweep.name, histories=False, sweep_config=sweep.config)
+        if sweep.resumed and previous is not None:
+            self.client.update_run(previous.run_id, status="RUNNING")
+            from mlflow.entities import RunTag
+
+            self.client.log_batch(previous.run_id, tags=[RunTag(key, value) for key, value in tags.items()])
+            self._run_ids[""] = previous.run_id
+            self._run_ids.update(previous.run_ids)
+            self._previous = {spec.trial_id: (spec, result) for spec, result in previous.entries}
+            return
+        parent = self.client.create_run(self.experiment_id, run_name=sweep.name, tags=tags)
+        self._run_ids[""] = parent.info.run_id
+
+    def _scored(self, entry: leaderboard.Entry) -> bool:
+        result = entry[1]
+        value = result.metrics.get(self.sweep.metric)
+        finished = result.state in (TrialState.COMPLETED, TrialState.PRUNED)
+        return finished and value is not None and np.isfinite(value)
+
+    def _ranks_among_best(self, trial: TrialSpec, result: TrialResult) -> bool:
+        """True when the trial ranks among the :data:`KEPT_MODELS` best so far; keeps the best's weights."""
+        entry = (trial, result)
+        if not self._scored(entry):
+            return False
+        ranked = leaderboard.rank([*self._top, entry], self.sweep.metric, self.sweep.mode)[:KEPT_MODELS]
+        self._top = [(spec, replace(res, weights=None)) for spec, res in ranked]
+        if ranked[0][0] is trial:
+            self._best = (self._top[0], result.weights)
+        return any(spec is trial for spec, _ in ranked)
+
+    def _all_entries(self) -> list[leaderboard.Entry]:
+        return list({**self._previous, **self._entries}.values())
+
+    def _curves(self) -> list[tuple[str, bytes]]:
+        """``curves.png`` of the best trials of this invocation (drawn now, once)."""
+        from sweepnet import plots
+
+        ranked = leaderboard.rank(self._all_entries(), self.sweep.metric, self.sweep.mode)
+        best = [entry for entry in ranked[:CURVE_TRIALS] if self._scored(entry) and entry[0].trial_id in self._entries]
+        drawn = []
+        for spec, result in best:
+            figure = plots.trial_curves(result.history, run_name(spec))
+            if figure is not None:
+                drawn.append((spec.trial_id, plots.to_png(figure)))
+        return drawn
+
+    def _summary(self, status: str) -> RunWrite:
+        """The parent's final write: leaderboard, plots, best model and metrics."""
+        from sweepnet import plots
+
+        entries = self._all_entries()
+        metric, mode = self.sweep.metric, self.sweep.mode
+        ranked = leaderboard.rank(entries, metric, mode)
+        artifacts: dict[str, bytes | Callable[[], bytes | None]] = {
+            "leaderboard.csv": leaderboard.to_csv(entries, metric, mode).encode(),
+            "leaderboard.md": leaderboard.to_markdown(entries, metric, mode).encode(),
+        }
+        best = ranked[0] if ranked and self._scored(ranked[0]) else None
+        weights = self._best[1] if best and self._best and self._best[0][0].trial_id == best[0].trial_id else None
+        input_shape = self.sweep.data_meta.input_shape if self.sweep.data_meta else None
+        figures = plots.sweep_plots(entries, metric, mode, _log_params(self.sweep.config), input_shape, weights)
+        artifacts |= {name: plots.to_png(figure) for name, figure in figures.items()}
+        summary = RunWrite("", tags={f"{TAG}trials": str(len(entries))}, artifacts=artifacts, status=status)
+        summary.after_all = True  # best.json names the best trial's run: written after it
+        if best is not None:
+            spec, result = best
+            if weights:
+                artifacts["best_model.npz"] = npz_bytes(weights)
+            else:  # the best of an earlier invocation is no longer in memory: copy its run's model.npz
+                artifacts["best_model.npz"] = partial(self._download, spec.trial_id, "model.npz")
+            artifacts["best.json"] = partial(self._best_json, spec, result)
+            summary.tags[f"{TAG}best_trial"] = spec.trial_id
+            summary.metrics = final_metrics(result.metrics, _now_ms())
+        return summary
+
+    def _best_json(self, spec: TrialSpec, result: TrialResult) -> bytes:
+        summary = {
+            "trial_id": spec.trial_id,
+            "number": spec.number,
+            "state": result.state.value,
+            "seed": spec.seed,
+            "params": spec.params,
+            "metrics": result.metrics,
+            "run_id": self._run_ids.get(spec.trial_id),
+        }
+        return json.dumps(summary, indent=2).encode()
+
+    def _download(self, trial_id: str, path: str) -> bytes | None:
+        """An artifact of a trial's run (the best model of an earlier invocation)."""
+        run_id = self._run_ids.get(trial_id)
+        if run_id is None or path not in {info.path for info in self.client.list_artifacts(run_id)}:
+            return None
+        with tempfile.TemporaryDirectory() as folder:
+            return Path(self.client.download_artifacts(run_id, path, folder)).read_bytes()
+
+
+def _experiment(store: MlflowClient, name: str, uri: str) -> str:
+    """The id of experiment ``name``, created (or restored) when needed, with the kind tag MLflow's
+    UI reads."""
+    experiment = store.get_experiment_by_name(name)
+    if experiment is None:
+        return store.create_experiment(name, artifact_location=artifact_location(uri, name), tags=EXPERIMENT_TAGS)
+    if experiment.lifecycle_stage == "deleted":
+        store.restore_experiment(experiment.experiment_id)
+    for key, value in EXPERIMENT_TAGS.items():
+        if experiment.tags.get(key) != value:
+            store.set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
+
+
+def _plugin_versions() -> dict[str, str]:
+    """provider -> version of every registered component's distribution."""
+    from sweepnet.pluginmanager import get_registries
+
+    return {c.provider: c.version for _, registry in get_registries().items() for c in registry}
+
+
+def _log_params(config: dict[str, Any]) -> set[str]:
+    """Dotted paths of the log-scaled hyperparameters of the sweep's search space."""
+    from sweepnet.search import SearchSpace
+
+    return {path for path, distribution in SearchSpace(config).leaves() if distribution.is_log}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
