@@ -171,6 +171,8 @@ class SweepRecorder:
         """
         from sweepnet.interrupt import sigint_flag
 
+        if waiting is not None:  # shown while the summary is made
+            waiting(self._queue.pending_runs())
         killed = any(result.state is TrialState.KILLED for result in results)
         for trial_id, png in self._curves():
             self._queue.push(RunWrite(trial_id, artifacts={"curves.png": png}))
