@@ -97,6 +97,7 @@ class SweepRecorder:
         self._started: dict[str, int] = {}  # trial id -> its start (Unix ms), as the driver saw it
         self._reported: dict[str, set[int]] = {}
         self._best: tuple[leaderboard.Entry, dict[str, np.ndarray]] | None = None  # the only weights kept
+        self._summarised = False  # the parent holds the summary of every trial recorded (resume)
         with store_errors(self.uri):
             self.experiment_id = _experiment(self.client, sweep.name, self.uri)
             self._open_parent(previous)
@@ -174,9 +175,12 @@ class SweepRecorder:
         if waiting is not None:  # shown while the summary is made
             waiting(self._queue.pending_runs())
         killed = any(result.state is TrialState.KILLED for result in results)
-        for trial_id, png in self._curves():
-            self._queue.push(RunWrite(trial_id, artifacts={"curves.png": png}))
-        self._queue.push(self._summary("KILLED" if killed else "FINISHED"))
+        if self._entries or not self._summarised:
+            for trial_id, png in self._curves():
+                self._queue.push(RunWrite(trial_id, artifacts={"curves.png": png}))
+            self._queue.push(self._summary("KILLED" if killed else "FINISHED"))
+        else:  # a resumed sweep that ran nothing: its summary stands
+            self._queue.push(RunWrite("", status="FINISHED", after_all=True))
         with sigint_flag() as interrupted:
             reason = self._queue.drain(self.stall_timeout, waiting=waiting, interrupted=interrupted)
         unwritten, rejected = self._queue.unwritten(), self._queue.rejected
@@ -222,6 +226,7 @@ class SweepRecorder:
             self._run_ids[""] = previous.run_id
             self._run_ids.update(previous.run_ids)
             self._previous = {spec.trial_id: (spec, result) for spec, result in previous.entries}
+            self._summarised = previous.trials == len(previous.entries)  # it ended with these trials
             return
         parent = self.client.create_run(self.experiment_id, run_name=sweep.name, tags=tags)
         self._run_ids[""] = parent.info.run_id
