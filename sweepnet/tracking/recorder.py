@@ -48,7 +48,7 @@ from sweepnet.tracking.layout import (
     run_name,
     trial_tags,
 )
-from sweepnet.tracking.reader import SweepRecord, latest_parent, read_record
+from sweepnet.tracking.reader import SweepRecord, read_record
 from sweepnet.tracking.store import TrackingError, absolute, artifact_location, client, store_errors
 from sweepnet.tracking.unwritten import save_unwritten
 from sweepnet.tracking.writebehind import WriteBehind

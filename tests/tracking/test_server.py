@@ -160,7 +160,7 @@ def test_3000_trials_through_the_cli_to_a_postgresql_backed_server(tmp_path):
     """Cluster scale: 3,000 trivial trials recorded to ``mlflow server`` on PostgreSQL by the
     parallel writers; nothing lost, exit 0, every run FINISHED."""
     with postgres_database() as database:
-        server = MlflowServer(tmp_path, backend=database, workers=4)
+        server = MlflowServer(tmp_path, backend=database, workers=2)
         server.start()
         try:
             config = trivial_sweep(tmp_path / "scale.yaml", "scale", 3000)
