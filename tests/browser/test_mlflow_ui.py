@@ -127,22 +127,24 @@ def test_the_sweep_opens_on_its_runs_and_a_trial_shows_its_metric_charts(ui, tmp
     listing = _text(_dom(f"{base}/#/experiments", profile))
     assert SWEEP in listing
 
-    experiment_page = _text(_dom(f"{base}/#/experiments/{experiment.experiment_id}", profile))
+    # MLflow 3.17's UI follows its GenAI / Model training switch (URL or browser storage) over the tag
+    training = "workflowType=machine_learning"
+    experiment_page = _text(_dom(f"{base}/#/experiments/{experiment.experiment_id}?{training}", profile))
     assert parent.info.run_name in experiment_page and "4 matching runs" in experiment_page
 
     # sorted by a metric, the runs table lists every trial next to its sweep
     order = urllib.parse.urlencode({"orderByKey": "metrics.`final/val_acc`", "orderByAsc": "false"})
-    runs_page = f"{base}/#/experiments/{experiment.experiment_id}/runs?{order}"
+    runs_page = f"{base}/#/experiments/{experiment.experiment_id}/runs?{order}&{training}"
     listed = _text(_dom(runs_page, profile))
     assert all(name in listed for name in [parent.info.run_name, *children])
     _screenshot(runs_page, profile, "mlflow-ui-sweep-runs.png")
 
     best_child = next(run for run in runs if run.info.run_name == children[-1])
     run_page = f"{base}/#/experiments/{experiment.experiment_id}/runs/{best_child.info.run_id}"
-    overview = _text(_dom(run_page, profile))
+    overview = _text(_dom(f"{run_page}?{training}", profile))
     assert f"Parent run {parent.info.run_name}" in overview
     assert "solver.lr 0.001" in overview and "final/val_acc" in overview and "sweepnet.state : COMPLETED" in overview
-    charts_page = f"{run_page}/model-metrics"
+    charts_page = f"{run_page}/model-metrics?{training}"
     charts = _dom(charts_page, profile)
     assert "js-plotly-plot" in charts or "main-svg" in charts, "no metric chart was drawn"
     assert all(metric in _text(charts) for metric in ("loss", "val_acc", "train_acc"))

@@ -163,7 +163,7 @@ def test_3000_trials_through_the_cli_to_a_postgresql_backed_server(tmp_path):
         server = MlflowServer(tmp_path, backend=database, workers=2)
         server.start()
         try:
-            config = trivial_sweep(tmp_path / "scale.yaml", "scale", 3000)
+            config = trivial_sweep(tmp_path / "scale.yaml", "scale", 3000, flush_timeout=60)
             done = subprocess.run(
                 [sys.executable, "-m", "sweepnet", "sweep", str(config), "--tracking-uri", server.uri],
                 cwd=tmp_path, capture_output=True, text=True, timeout=1800,

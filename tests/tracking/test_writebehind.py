@@ -208,8 +208,8 @@ backend.SqlBackend.write = slow_write
 """
 
 
-def trivial_sweep(path: Path, name: str, trials: int) -> Path:
-    """A grid of ``trials`` softmax trials of one step on 50 samples; the store's stall timeout is 1 s."""
+def trivial_sweep(path: Path, name: str, trials: int, flush_timeout: float = 1.0) -> Path:
+    """A grid of ``trials`` softmax trials of one step on 50 samples (the store's stall timeout: 1 s)."""
     regs = [round(1e-4 * (index + 1), 6) for index in range(trials)]
     path.write_text(
         textwrap.dedent(f"""\
@@ -217,7 +217,7 @@ def trivial_sweep(path: Path, name: str, trials: int) -> Path:
         data: {{name: digits, flatten: true, num_train: 50}}
         model: {{name: softmax, reg: {{grid: {regs}}}, num_iters: 1, batch_size: 50}}
         search: {{searcher: grid}}
-        tracking: {{flush_timeout: 1}}
+        tracking: {{flush_timeout: {flush_timeout}}}
         """)
     )
     return path
