@@ -16,6 +16,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sweepnet import __version__, leaderboard
+from sweepnet.pluginmanager import create_plugin_manager
 from sweepnet.records import TrialResult, TrialState
 from sweepnet.tracking import FINAL_PREFIX
 from sweepnet.tracking.recorder import CURVE_TRIALS, KEPT_MODELS
@@ -30,6 +31,7 @@ from .sweeps import (
     deleted_trials,
     history_of,
     load_npz,
+    make_spec,
     make_sweep,
     record_trial,
     runs_of,
@@ -39,8 +41,6 @@ from .sweeps import (
 @pytest.fixture(scope="module")
 def layout(store, tmp_path_factory):
     """One finished sweep of four trials (completed, best, failed, pruned), recorded through the hooks."""
-    from sweepnet.pluginmanager import create_plugin_manager
-
     hook = create_plugin_manager(autoload=False).hook
     sweep = make_sweep("layout", store)
     hook.sweepnet_sweep_start(sweep=sweep)
@@ -141,31 +141,22 @@ def test_the_parent_run_holds_the_leaderboard_best_model_and_plots(layout, store
 
 def test_runs_carry_the_trials_own_start_and_end_times_not_the_writers(store, hook):
     """A trial that starts, runs 1.5 s and ends: its run spans those 1.5 s, however late the writer is."""
-    release = threading.Event()
-    real_log_batch = MlflowClient.log_batch
-
     sweep = make_sweep("times", store)
     hook.sweepnet_sweep_start(sweep=sweep)
     before = time.time() * 1000
-    from sweepnet.records import TrialResult as Result
-
-    from .sweeps import make_spec
-
     spec = make_spec(0)
     hook.sweepnet_trial_start(sweep=sweep, trial=spec)
     time.sleep(1.5)
-    result = Result(spec.trial_id, TrialState.COMPLETED, {"val_acc": 0.5}, [{"epoch": 1, "val_acc": 0.5}], 1.5)
+    result = TrialResult(spec.trial_id, TrialState.COMPLETED, {"val_acc": 0.5}, [{"epoch": 1, "val_acc": 0.5}], 1.5)
     hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)
     after = time.time() * 1000
     time.sleep(1.0)  # the writer writes later than the trial ended
     hook.sweepnet_sweep_end(sweep=sweep, results=[result])
-    release.set()
     _, children = runs_of(store, "times")
     info = children[0].info
     assert before <= info.start_time <= before + 200
     assert after - 200 <= info.end_time <= after
     assert (info.end_time - info.start_time) / 1000 == pytest.approx(1.5, abs=0.2)
-    del real_log_batch
 
 
 def test_only_trials_among_the_best_when_they_end_keep_weights(store, hook):
@@ -203,8 +194,6 @@ def test_metrics_go_out_in_batches_never_one_call_per_value(store, hook, monkeyp
     monkeypatch.setattr(MlflowClient, "log_metric", log_metric)
     sweep = make_sweep("batching", store)
     hook.sweepnet_sweep_start(sweep=sweep)
-    from .sweeps import make_spec
-
     specs = [make_spec(number) for number in range(4)]
     for spec in specs:
         hook.sweepnet_trial_start(sweep=sweep, trial=spec)
@@ -277,8 +266,6 @@ def test_resume_reuses_the_parent_run_and_the_history_is_what_was_recorded(store
 
     hook.sweepnet_sweep_start(sweep=resumed)
     rerun = [record_trial(hook, resumed, 3, score=0.5)]
-    from .sweeps import make_spec
-
     hook.sweepnet_trial_start(sweep=resumed, trial=make_spec(4))  # a worker died: the trial starts again
     rerun.append(record_trial(hook, resumed, 4, score=0.55))
     hook.sweepnet_sweep_end(sweep=resumed, results=[result for _, result in rerun])

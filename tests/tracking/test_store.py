@@ -9,11 +9,13 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from sweepnet import tracking
@@ -22,7 +24,7 @@ from sweepnet.records import TrialResult, TrialState
 from sweepnet.tracking import TrackingError
 from sweepnet.tracking.store import client
 
-from .sweeps import artifacts_of, load_npz, make_sweep, record_trial, runs_of
+from .sweeps import artifacts_of, load_npz, make_spec, make_sweep, record_trial, runs_of
 
 
 def test_a_new_sqlite_store_appears_complete_and_keeps_a_write_ahead_log(tmp_path):
@@ -209,17 +211,11 @@ def test_the_unwritten_file_goes_to_the_next_folder_that_takes_it_whole(tmp_path
 
 def test_a_failed_trial_left_running_by_an_outage_is_finished_by_resume(hook, store, monkeypatch, tmp_path):
     """A run created before an outage whose end only reached the file: replaying it finishes it."""
-    import threading
-
-    from mlflow.exceptions import MlflowException
-
     from sweepnet.tracking import backend
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     sweep = make_sweep("left-running", store, flush_timeout=1.0)
     hook.sweepnet_sweep_start(sweep=sweep)
-    from .sweeps import make_spec
-
     spec = make_spec(0)
     hook.sweepnet_trial_start(sweep=sweep, trial=spec)
     deadline = time.monotonic() + 30
