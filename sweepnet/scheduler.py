@@ -86,7 +86,8 @@ def run_sweep(
         like Ray Tune, a sweep leaves Ray running for the next one (it stops when Python exits).
     max_concurrent : trials at once; None: ``plan.resources.max_concurrent``, else as many as the
         cluster's resources fit at ``resources.cpus_per_trial`` / ``gpus_per_trial`` each.
-    resume : continue the recorded sweep: finished trials are not run again.
+    resume : continue the recorded sweep: finished trials are not run again; when nothing is
+        left to run, the sweep's start and end hooks run without starting Ray.
     trial_fn : what a worker runs per trial; :func:`sweepnet.trial.run_trial` by default.
     hook : the lifecycle hook relay; ``get_plugin_manager().hook`` by default.
     progress : display fed with the sweep's status; none by default.
