@@ -143,7 +143,7 @@ def test_runs_carry_the_trials_own_start_and_end_times_not_the_writers(store, ho
     """A trial that starts, runs 1.5 s and ends: its run spans those 1.5 s, however late the writer is."""
     sweep = make_sweep("times", store)
     hook.sweepnet_sweep_start(sweep=sweep)
-    before = time.time() * 1000
+    before = int(time.time() * 1000)  # runs hold whole milliseconds
     spec = make_spec(0)
     hook.sweepnet_trial_start(sweep=sweep, trial=spec)
     time.sleep(1.5)
@@ -224,9 +224,9 @@ def test_the_hooks_never_wait_for_the_store(store, hook, monkeypatch):
     release = threading.Event()
     real_write = backend.SqlBackend.write
 
-    def hanging_write(self, records):
+    def hanging_write(self, records, progressed=lambda: None):
         assert release.wait(timeout=30), "the test never released the store"
-        return real_write(self, records)
+        return real_write(self, records, progressed)
 
     monkeypatch.setattr(backend.SqlBackend, "write", hanging_write)
     sweep = make_sweep("nonblocking", store)
