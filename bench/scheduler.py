@@ -314,6 +314,7 @@ def _marginal_part() -> list[tuple[str, bool]]:
             "ray tune (reuse_actors)": lambda n: tune_sleeps(n, 0.0),
         }
         for name, run in runs.items():
+            _on_fresh_ray(functools.partial(run, 2))  # imports and first-use costs, paid once per process
             walls = [_on_fresh_ray(functools.partial(run, count))[0] for count in MARGINAL]
             costs[name] = (walls[1] - walls[0]) / (MARGINAL[1] - MARGINAL[0]) * 1000
             print(f"  {name:<26} {walls[0]:6.2f} s, {walls[1]:6.2f} s -> {costs[name]:5.1f} ms/trial")
