@@ -196,15 +196,16 @@ SLOW_STORE = """
 import os, time
 from sweepnet.tracking import backend
 
-_write = backend.SqlBackend.write
+backend._RUNS_PER_TRANSACTION = 10  # progress shows after every 10 runs
+_insert = backend.SqlBackend._insert
 
 
-def slow_write(self, records):
+def slow_insert(self, records):
     time.sleep(float(os.environ["SWEEPNET_TEST_SLOW_STORE"]) * len(records))
-    return _write(self, records)
+    return _insert(self, records)
 
 
-backend.SqlBackend.write = slow_write
+backend.SqlBackend._insert = slow_insert
 """
 
 
@@ -241,7 +242,7 @@ def slow_store_env(tmp_path: Path, seconds_per_run: float) -> dict[str, str]:
 def test_a_store_slower_than_the_trials_gets_every_run_and_the_sweep_exits_0(tmp_path):
     config = trivial_sweep(tmp_path / "slow.yaml", "slow-store", 120)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = slow_store_env(tmp_path, 0.05)  # 20 runs/s: far behind the trials
+    env = slow_store_env(tmp_path, 0.05)  # 20 runs/s, far behind the trials; 0.5 s a transaction
     done = subprocess.run(
         [sys.executable, "-m", "sweepnet", "sweep", str(config), "--tracking-uri", uri, "--max-concurrent", "2"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600,
@@ -255,9 +256,9 @@ def test_a_store_slower_than_the_trials_gets_every_run_and_the_sweep_exits_0(tmp
 
 @pytest.mark.slow
 def test_ctrl_c_while_recording_saves_the_rest_and_resume_writes_it(tmp_path):
-    config = trivial_sweep(tmp_path / "stopped.yaml", "stopped", 60)
+    config = trivial_sweep(tmp_path / "stopped.yaml", "stopped", 60, flush_timeout=60)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = slow_store_env(tmp_path, 0.5)
+    env = slow_store_env(tmp_path, 0.3)
     process = subprocess.Popen(
         [sys.executable, "-m", "sweepnet", "sweep", str(config), "--tracking-uri", uri, "--max-concurrent", "2"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
