@@ -163,11 +163,15 @@ class PluginManager(pluggy.PluginManager):
         return None
 
     def load_default_plugins(self) -> None:
-        """Register the built-in plugin modules of :data:`sweepnet.plugins.DEFAULT_PLUGINS`."""
+        """Register the built-in plugin modules of :data:`sweepnet.plugins.DEFAULT_PLUGINS`, then
+        the MLflow tracker, an object that registers one tracker per sweep on this manager."""
+        from sweepnet.plugins.tracker import Tracker
+
         for module_name in DEFAULT_PLUGINS:
             self.register_plugin(
                 importlib.import_module(module_name), module_name, provider=BUILTIN_PROVIDER, version=__version__
             )
+        self.register_plugin(Tracker(self), "sweepnet.plugins.tracker", provider=BUILTIN_PROVIDER, version=__version__)
 
     def load_entrypoint_plugins(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Register the object of every entry point in ``group``; report and skip broken ones.

@@ -5,8 +5,10 @@ inline (PNG as ``data:`` URIs), the leaderboard, the sweep file and its ``--set`
 links to the sweep's runs in the MLflow UI. No script, style sheet or image is fetched from
 elsewhere, so it opens from a mail attachment or an artifact store as it is.
 
-The tracker writes it on the parent run when a sweep ends; ``sweepnet report SWEEP`` writes it
-from the store at any time (:func:`sweep_report` serves both). Nothing here knows MLflow.
+``sweepnet report SWEEP`` writes it from the store at any time (:func:`sweep_report`). The
+tracker writes it on the parent run when a sweep ends: it draws :func:`report_figures` while
+its last trials are written, and builds the page (:func:`build_report`) once their runs exist,
+so that every trial links to its run. Nothing here knows MLflow.
 """
 
 from __future__ import annotations
@@ -31,7 +33,16 @@ if TYPE_CHECKING:
     from sweepnet.data import DatasetMeta
     from sweepnet.plots import IterationLoss
 
-__all__ = ["DEFAULT_UI_URL", "ReportFigure", "RunLinks", "build_report", "run_links", "sweep_report", "ui_url"]
+__all__ = [
+    "DEFAULT_UI_URL",
+    "ReportFigure",
+    "RunLinks",
+    "build_report",
+    "report_figures",
+    "run_links",
+    "sweep_report",
+    "ui_url",
+]
 
 DEFAULT_UI_URL = "http://127.0.0.1:5000"
 """Where ``sweepnet ui`` serves a SQLite store's runs by default."""
@@ -97,17 +108,34 @@ def sweep_report(
     -------
     ``({artifact name: PNG bytes}, report HTML)``.
     """
-    from sweepnet import plots
-
     entries = list(entries)
-    drawn = plots.sweep_plots(
+    figures = report_figures(
         entries, config, metric, mode, data_meta=data_meta, best_weights=best_weights, iteration_loss=iteration_loss
     )
-    figures = [ReportFigure(key, plots.to_png(figure), plots.caption(figure)) for key, figure in drawn.items()]
     page = build_report(
         name, entries, metric, mode, figures, sweep_text=sweep_text, overrides=overrides, status=status, links=links
     )
     return {figure.name: figure.png for figure in figures}, page
+
+
+def report_figures(
+    entries: Iterable[Entry],
+    config: Mapping[str, Any],
+    metric: str,
+    mode: str,
+    *,
+    data_meta: DatasetMeta | None = None,
+    best_weights: Mapping[str, np.ndarray] | None = None,
+    iteration_loss: IterationLoss | None = None,
+) -> list[ReportFigure]:
+    """The figures of :func:`sweepnet.plots.sweep_plots` as PNG with their captions, in page order
+    (the tracker draws them while its last trials are written, and writes the page after them)."""
+    from sweepnet import plots
+
+    drawn = plots.sweep_plots(
+        entries, config, metric, mode, data_meta=data_meta, best_weights=best_weights, iteration_loss=iteration_loss
+    )
+    return [ReportFigure(key, plots.to_png(figure), plots.caption(figure)) for key, figure in drawn.items()]
 
 
 def build_report(

@@ -42,6 +42,7 @@ from pydantic import (
 
 from sweepnet.data import DataSpec
 from sweepnet.errors import ConfigError
+from sweepnet.names import validate_sweep_name
 from sweepnet.registry import Component, Registries, Registry, UnknownComponentError
 from sweepnet.search.distributions import Categorical, Distribution
 
@@ -174,7 +175,7 @@ class SweepConfig(_Section):
     validated by the plugin's ``Options`` in :func:`setup_trial` and :func:`parse_named`.
     """
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: str
     seed: NonNegativeInt = 0
     data: DataSpec = Field(default_factory=DataSpec)
     model: dict[str, Any]
@@ -186,6 +187,11 @@ class SweepConfig(_Section):
     resources: Resources = Field(default_factory=Resources)
     tracking: Tracking = Field(default_factory=Tracking)
     plots: PlotsSection = Field(default_factory=PlotsSection)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return validate_sweep_name(name)
 
     @field_validator("metric")
     @classmethod

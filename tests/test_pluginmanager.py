@@ -81,8 +81,8 @@ class EverywherePlugin:
 
 def test_builtins_are_registered_as_plugins_credited_to_sweepnet(builtin_registries):
     manager = create_plugin_manager(autoload=False)
-    assert list(manager.infos) == list(DEFAULT_PLUGINS)
-    assert all(manager.is_registered(manager.get_plugin(name)) for name in DEFAULT_PLUGINS)
+    assert list(manager.infos) == [*DEFAULT_PLUGINS, "sweepnet.plugins.tracker"]
+    assert all(manager.is_registered(manager.get_plugin(name)) for name in manager.infos)
     assert set(builtin_registries.layers.names()) >= CORE_LAYERS
     assert set(builtin_registries.optimizers.names()) >= set(UPDATE_RULES)
     assert set(builtin_registries.models.names()) >= MODELS

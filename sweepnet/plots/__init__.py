@@ -23,7 +23,7 @@ or choices) and the data set's metadata. One figure family per module:
 from __future__ import annotations
 
 from sweepnet.plots.compare import compare_values
-from sweepnet.plots.curves import trial_curves, trial_curves_png
+from sweepnet.plots.curves import trial_curves
 from sweepnet.plots.cv import cv_errorbars
 from sweepnet.plots.drawing import caption, to_png
 from sweepnet.plots.heatmap import param_heatmap
@@ -56,5 +56,4 @@ __all__ = [
     "sweep_plots",
     "to_png",
     "trial_curves",
-    "trial_curves_png",
 ]

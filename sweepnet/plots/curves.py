@@ -1,24 +1,15 @@
-"""One trial's curves: loss per epoch, and the train / validation metric per epoch.
-
-:func:`trial_curves` returns the figure; :func:`trial_curves_png` draws it as PNG bytes over a
-drawing of its axes kept for the next trial.
-"""
+"""One trial's curves: loss per epoch, and the train / validation metric per epoch."""
 
 from __future__ import annotations
 
-import io
 import math
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["trial_curves", "trial_curves_png"]
+__all__ = ["trial_curves"]
 
 _METRIC_TITLES = {"acc": "Classification accuracy", "rmse": "RMSE"}
-
-_CURVE_LAYOUTS = 12  # figures trial_curves_png keeps per thread (the main job draws 9 layouts)
-_curve_figures = threading.local()  # per thread: layout -> a trial_curves figure drawn without data
 
 
 def trial_curves(history: Sequence[Mapping[str, float]], title: str = "") -> Figure | None:
@@ -43,52 +34,6 @@ def trial_curves(history: Sequence[Mapping[str, float]], title: str = "") -> Fig
     _set_curves(figure, history)
     figure.suptitle(title)
     return figure
-
-
-def trial_curves_png(history: Sequence[Mapping[str, float]], title: str = "") -> bytes | None:
-    """:func:`trial_curves` as PNG bytes (the same pixels), or None when there is no epoch to draw.
-
-    A tracker draws one per trial, and drawing the axes' text costs most of the time (about
-    0.1 s here). So each thread keeps, per layout (the metrics and the axes' limits), the figure
-    drawn without its data; a trial's PNG restores that drawing and draws only its lines, the
-    legend over them, and the title.
-    """
-    if not history:
-        return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from PIL import Image
-
-    keys = _split_keys(history)
-    layout = (keys, _curve_limits(history, keys))
-    drawn = _curve_figures.__dict__.setdefault("by_layout", {})
-    if layout in drawn:
-        drawn[layout] = drawn.pop(layout)  # the most recently used last
-    else:
-        if len(drawn) >= _CURVE_LAYOUTS:  # about 3 MB each: drop the least recently used
-            del drawn[next(iter(drawn))]
-        figure = _curves_figure(*layout)
-        canvas = FigureCanvasAgg(figure)
-        legends = [axes.get_legend() for axes in figure.axes if axes.get_legend() is not None]
-        for legend in legends:
-            legend.set_visible(False)
-        canvas.draw()
-        for legend in legends:
-            legend.set_visible(True)
-        drawn[layout] = figure, canvas, canvas.copy_from_bbox(figure.bbox)
-    figure, canvas, background = drawn[layout]
-    canvas.restore_region(background)
-    _set_curves(figure, history)
-    for axes in figure.axes:
-        for artist in [*axes.lines, axes.get_legend()]:
-            if artist is not None:
-                axes.draw_artist(artist)
-    figure.draw_artist(figure.suptitle(title))
-    width, height = canvas.get_width_height()
-    # The figure is opaque: without its alpha channel the PNG encodes in three quarters of the time.
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", compress_level=1)
-    return buffer.getvalue()
 
 
 def _epochs(history: Sequence[Mapping[str, float]]) -> list[float]:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import math
-
-import matplotlib.image
-import numpy as np
 import pytest
 
 from sweepnet import plots
@@ -41,28 +36,3 @@ def test_trial_curves_of_a_regression_trial_and_of_no_epochs():
     figure = plots.trial_curves([{"epoch": 1, "loss": 2.0, "train_rmse": 1.5, "val_rmse": 1.7}])
     assert figure.axes[1].get_title() == "RMSE"
     assert plots.trial_curves([]) is None
-
-
-def test_trial_curves_png_draws_the_pixels_of_a_full_drawing_of_the_next_trials_figure():
-    def history(scale: float, epochs: int) -> list[dict[str, float]]:
-        return [{"epoch": e, "loss": scale / e, "train_acc": 0.1 * e, "val_acc": 0.05 * e} for e in range(1, epochs + 1)]
-
-    def pixels(png: bytes) -> np.ndarray:
-        """RGB values; a full drawing's alpha channel is opaque everywhere."""
-        image = matplotlib.image.imread(io.BytesIO(png), format="png")
-        assert image.shape[-1] == 3 or (image[..., 3] == 1).all()
-        return image[..., :3]
-
-    def full_drawing(history: list[dict[str, float]], title: str) -> bytes:
-        buffer = io.BytesIO()
-        plots.trial_curves(history, title).savefig(buffer, format="png", dpi=100)
-        return buffer.getvalue()
-
-    first = plots.trial_curves_png(history(3.0, 8), "trial-001")
-    second = plots.trial_curves_png(history(1.0, 5), "trial-002")  # other limits: another figure
-    third = plots.trial_curves_png(history(0.8, 5), "trial-003")  # the limits of trial-002: its figure again
-    assert second.startswith(PNG_SIGNATURE)
-    np.testing.assert_array_equal(pixels(first), pixels(full_drawing(history(3.0, 8), "trial-001")))
-    np.testing.assert_array_equal(pixels(third), pixels(full_drawing(history(0.8, 5), "trial-003")))
-    assert not np.array_equal(pixels(second), pixels(third))
-    assert plots.trial_curves_png([]) is None
