@@ -2,8 +2,9 @@
 
 As pytest's ``TerminalReporter``: one :class:`Tracker` is registered on each plugin manager;
 when a sweep starts it registers a :class:`SweepTracker` for that sweep on the same manager
-(named ``sweepnet.tracker:<sweep>``), which takes the sweep's trial hooks and unregisters itself
-when the sweep ends.
+(named ``sweepnet.tracker:<sweep>``, a built-in plugin like the tracker: an error of its hooks
+fails the sweep instead of disabling it), which takes the sweep's trial hooks and unregisters
+itself when the sweep ends.
 
 ``tracking: {enabled: false}`` in the sweep file turns it off. While the final flush waits for
 the store, the plugin registered as :data:`sweepnet.progress.PROGRESS_PLUGIN` (the live display
@@ -17,13 +18,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sweepnet import hookimpl
+from sweepnet import __version__, hookimpl
 from sweepnet.errors import ConfigError
 from sweepnet.records import SweepInfo, TrialResult, TrialSpec
+from sweepnet.registry import BUILTIN_PROVIDER
 
 if TYPE_CHECKING:
-    import pluggy
-
+    from sweepnet.pluginmanager import PluginManager
     from sweepnet.tracking.reader import SweepRecord
     from sweepnet.tracking.recorder import SweepRecorder
 
@@ -34,7 +35,7 @@ class Tracker:
     """Opens the store for a sweep, answers ``sweepnet_sweep_history``, and registers a
     :class:`SweepTracker` per sweep on ``manager``."""
 
-    def __init__(self, manager: pluggy.PluginManager) -> None:
+    def __init__(self, manager: PluginManager) -> None:
         self._manager = manager
         self._read: SweepRecord | None = None  # the history last read, reused by the resumed sweep_start
 
@@ -81,13 +82,14 @@ class Tracker:
         self._read = None
         timeout = float(_settings(sweep).get("flush_timeout", DEFAULT_FLUSH_TIMEOUT))
         recorder = SweepRecorder(sweep, uri, stall_timeout=timeout, previous=previous)
-        self._manager.register(SweepTracker(self._manager, sweep.name, recorder), name=name)
+        tracker = SweepTracker(self._manager, sweep.name, recorder)
+        self._manager.register_plugin(tracker, name, provider=BUILTIN_PROVIDER, version=__version__)
 
 
 class SweepTracker:
     """Records one sweep: its trials' hooks go to ``recorder``; unregisters itself at the end."""
 
-    def __init__(self, manager: pluggy.PluginManager, sweep_name: str, recorder: SweepRecorder) -> None:
+    def __init__(self, manager: PluginManager, sweep_name: str, recorder: SweepRecorder) -> None:
         self._manager, self.sweep_name, self.recorder = manager, sweep_name, recorder
 
     @hookimpl

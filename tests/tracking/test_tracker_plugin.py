@@ -6,11 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweepnet.pluginmanager import create_plugin_manager
+from sweepnet import __version__
+from sweepnet.lifecycle import LifecycleHooks
+from sweepnet.pluginmanager import PluginWarning, create_plugin_manager
 from sweepnet.plugins.tracker import SweepTracker, Tracker
 from sweepnet.progress import PROGRESS_PLUGIN
 from sweepnet.tracking import TrackingError
@@ -65,6 +68,32 @@ def test_the_final_flush_shows_on_the_registered_progress_display(manager, tmp_p
     results = [record_trial(manager.hook, sweep, n, epochs=1)[1] for n in range(30)]
     manager.hook.sweepnet_sweep_end(sweep=sweep, results=results)
     assert display.shown and max(display.shown) <= 30 and display.shown[-1] < display.shown[0]
+
+
+def test_a_sweeps_tracker_is_built_in_so_its_errors_fail_the_sweep_instead_of_disabling_it(manager, tmp_path, monkeypatch):
+    """Through LifecycleHooks (what run_sweep calls), a TrackingError of a sweep's tracker is raised
+    every time -- also from sweep_end, after the tracker unregistered itself -- never contained."""
+    from sweepnet.tracking.recorder import SweepRecorder
+
+    def full(*args, **kwargs):
+        raise TrackingError("tracking store x: disk full")
+
+    hooks = LifecycleHooks(manager)
+    sweep = make_sweep("built-in", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    hooks.sweepnet_sweep_start(sweep=sweep)
+    info = manager.info("sweepnet.tracker:built-in")
+    assert info.builtin and info.label == f"plugin 'sweepnet.tracker:built-in' (sweepnet {__version__})"
+    monkeypatch.setattr(SweepRecorder, "trial_end", full)
+    monkeypatch.setattr(SweepRecorder, "close", full)
+    spec, result = record_trial(hooks, sweep, 0, end=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PluginWarning)  # a contained plugin would be reported as one
+        for call in (hooks.sweepnet_trial_end, hooks.sweepnet_trial_end):  # still called the second time
+            with pytest.raises(TrackingError, match="disk full"):
+                call(sweep=sweep, trial=spec, result=result)
+        with pytest.raises(TrackingError, match="disk full"):
+            hooks.sweepnet_sweep_end(sweep=sweep, results=[result])
+    assert hooks.errors == [] and manager.get_plugin("sweepnet.tracker:built-in") is None
 
 
 def test_building_the_registries_as_a_worker_does_never_loads_mlflow():
