@@ -13,7 +13,6 @@ page is the ``report.html`` a finished sweep logs on its parent run (see :mod:`s
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sys
@@ -107,10 +106,9 @@ def _data_meta(text: bytes | None) -> DatasetMeta | None:
 
 
 def _best_weights(record: SweepRecord) -> dict[str, np.ndarray] | None:
-    """The best trial's ``model.npz``, loaded without pickles; None when it has none."""
-    import numpy as np
-
+    """The weights in the best trial's model file (read without pickles); None when it has none."""
     from sweepnet import leaderboard
+    from sweepnet.bundle import ModelBundle
     from sweepnet.plots.params import scored
     from sweepnet.tracking import read_artifact
 
@@ -120,8 +118,7 @@ def _best_weights(record: SweepRecord) -> dict[str, np.ndarray] | None:
     data = read_artifact(record, "model.npz", record.run_ids[ranked[0][0].trial_id])
     if data is None:
         return None
-    with np.load(io.BytesIO(data), allow_pickle=False) as weights:
-        return {name: weights[name] for name in weights.files}
+    return ModelBundle.read(data, "the best trial's model.npz").weights
 
 
 def _write_atomically(path: Path, text: str) -> None:
