@@ -7,7 +7,10 @@
    the summary) cancel out. On SQLite, for this checkout and for the baseline commit
    (``--baseline``, default 1cbe795: its ``sweepnet/`` extracted with ``git archive`` and run in
    a subprocess on the same machine; goal: at least 5x); and on ``mlflow server`` over
-   PostgreSQL (started here on 127.0.0.1; skipped where PostgreSQL is not installed).
+   PostgreSQL (started here on 127.0.0.1; skipped where PostgreSQL is not installed). Then
+   the same trials with a training loss per iteration (``TrialResult.iteration_loss``,
+   :data:`ITERATIONS` points each, as a trial of more than 1000 minibatches records), which go
+   out with the trial's end as metric rows: their cost is the ratio of the two rates.
 2. Reading 3,000 trials back from SQLite: ``read_sweep`` without histories (``sweepnet best``)
    and with them (resume), in this process.
 
@@ -32,14 +35,16 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 N1, N2 = 200, 1000
+ITERATIONS = 1000  # per-iteration loss points of a long trial (the most a trial keeps)
 GOAL = 5.0
 DEFAULT_BASELINE = "1cbe795"  # the commit before the tracker's rework
 
 __all__ = ["main", "push_trials"]
 
 
-def push_trials(count: int, uri: str, name: str) -> float:
-    """Seconds from the first trial's start until ``count`` trivial trials are all in the store."""
+def push_trials(count: int, uri: str, name: str, iterations: int = 0) -> float:
+    """Seconds from the first trial's start until ``count`` trivial trials are all in the store;
+    ``iterations``: per-iteration loss points of each trial."""
     from sweepnet.pluginmanager import create_plugin_manager
     from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
 
@@ -49,6 +54,10 @@ def push_trials(count: int, uri: str, name: str) -> float:
     hook.sweepnet_sweep_prepare(sweep=sweep)
     hook.sweepnet_sweep_start(sweep=sweep)
     rng = np.random.default_rng(0)
+    extra = {}
+    if iterations:
+        steps = np.arange(1, iterations + 1)
+        extra["iteration_loss"] = np.column_stack([steps, 2.3 / np.sqrt(steps)]).astype(np.float32)
     results = []
     start = time.perf_counter()
     for number in range(count):
@@ -59,20 +68,22 @@ def push_trials(count: int, uri: str, name: str) -> float:
         hook.sweepnet_trial_report(sweep=sweep, trial=spec, epoch=1, metrics=metrics)
         final = {"val_acc": metrics["val_acc"], "test_acc": 0.1, "train_acc": 0.1, "epochs": 1.0}
         weights = {"W": rng.standard_normal((64, 10))}
-        result = TrialResult(spec.trial_id, TrialState.COMPLETED, final, [{"epoch": 1.0, **metrics}], 0.01, weights)
+        history = [{"epoch": 1.0, **metrics}]
+        result = TrialResult(spec.trial_id, TrialState.COMPLETED, final, history, 0.01, weights, **extra)
         hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)
         results.append(result)
     hook.sweepnet_sweep_end(sweep=sweep, results=results)
     return time.perf_counter() - start
 
 
-def sustained(uri_of: Callable[[int], str], python_path: str | None = None) -> float:
+def sustained(uri_of: Callable[[int], str], python_path: str | None = None, iterations: int = 0) -> float:
     """Marginal runs/s between N1 and N2 trials; each count is a sweep of its own in a fresh process."""
     seconds = {}
     for count in (N1, N2):
         env = {**os.environ, **({"PYTHONPATH": python_path} if python_path else {})}
         code = f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import tracking as bench; "
-        code += f"print(bench.push_trials({count}, {uri_of(count)!r}, 'bench-{count}'))"
+        extra = f", iterations={iterations}" if iterations else ""  # the baseline predates them
+        code += f"print(bench.push_trials({count}, {uri_of(count)!r}, 'bench-{count}'{extra}))"
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
@@ -134,6 +145,8 @@ def main(argv: list[str] | None = None) -> None:
             verdicts.append((f"SQLite writer >= {GOAL:g}x {args.baseline}", rate / base >= GOAL))
         if not args.skip_server:
             print(_server_rate(folder))
+        long = sustained(lambda count: f"sqlite:///{folder / f'iterations-{count}.db'}", iterations=ITERATIONS)
+        print(f"writer, SQLite, trials with {ITERATIONS} iteration/loss points: {long:8.1f} runs/s ({rate / long:.1f}x slower)")
         plain, full, trials = reading(folder)
         print(f"reading {trials} trials back from SQLite: {plain:.2f} s (best), {full:.2f} s with histories (resume)")
     for goal, met in verdicts:

@@ -192,7 +192,6 @@ class SqlBackend(Backend):
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag
         from mlflow.utils.validation import _validate_batch_log_data
-        from sqlalchemy import insert
 
         for record in records:
             self._replace_earlier(record.key)
@@ -205,7 +204,7 @@ class SqlBackend(Backend):
             if record.key:
                 tags["mlflow.parentRunId"] = self.run_ids[""]
             points = _unique(record.metrics)
-            metrics, params, tag_list = _validate_batch_log_data(
+            _, params, tag_list = _validate_batch_log_data(
                 [Metric(key, value, stamp, step) for key, value, stamp, step in points],
                 [Param(key, value) for key, value in record.params.items()],
                 [RunTag(key, value) for key, value in tags.items()],
@@ -231,31 +230,20 @@ class SqlBackend(Backend):
             rows[SqlTag] += [{"run_uuid": run_id, "key": tag.key, "value": tag.value} for tag in tag_list]
             rows[SqlParam] += [{"run_uuid": run_id, "key": param.key, "value": param.value} for param in params]
             latest: dict[str, dict] = {}
-            for metric in metrics:
-                is_nan, value = self.store.sanitize_metric_value(metric.value)
-                row = {
-                    "run_uuid": run_id,
-                    "key": metric.key,
-                    "value": value,
-                    "timestamp": metric.timestamp,
-                    "step": metric.step,
-                    "is_nan": is_nan,
-                }
+            for key, value, stamp, step in points:
+                is_nan, value = self.store.sanitize_metric_value(value)
+                row = {"run_uuid": run_id, "key": key, "value": value, "timestamp": stamp, "step": step, "is_nan": is_nan}
                 rows[SqlMetric].append(row)
                 # MLflow's latest value of a key: the one of the highest (step, timestamp, value)
-                held = latest.get(metric.key)
-                if held is None or (row["step"], row["timestamp"], row["value"]) > (
-                    held["step"],
-                    held["timestamp"],
-                    held["value"],
-                ):
-                    latest[metric.key] = row
+                held = latest.get(key)
+                if held is None or (step, stamp, value) > (held["step"], held["timestamp"], held["value"]):
+                    latest[key] = row
             rows[SqlLatestMetric] += latest.values()
             created.append((record, run_id, artifact_uri))
         with self.store.ManagedSessionMaker(read_only=False) as session:
             for model, values in rows.items():  # runs first: the other tables refer to them
-                if values:
-                    session.execute(insert(model), values)
+                if values:  # into the table, not through the ORM's per-row bookkeeping (rows are plain columns)
+                    session.execute(model.__table__.insert(), values)
         for record, run_id, artifact_uri in created:
             self.run_ids[record.key] = run_id
             self.artifact_uris[run_id] = artifact_uri
