@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
         if not args.skip_server:
             print(_server_rate(folder))
         long = sustained(lambda count: f"sqlite:///{folder / f'iterations-{count}.db'}", iterations=ITERATIONS)
-        print(f"writer, SQLite, trials with {ITERATIONS} iteration/loss points: {long:8.1f} runs/s ({rate / long:.1f}x slower)")
+        slower = f"{rate / long:.1f}x slower"
+        print(f"writer, SQLite, trials with {ITERATIONS} iteration/loss points: {long:8.1f} runs/s ({slower})")
         plain, full, trials = reading(folder)
         print(f"reading {trials} trials back from SQLite: {plain:.2f} s (best), {full:.2f} s with histories (resume)")
     for goal, met in verdicts:

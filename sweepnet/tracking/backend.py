@@ -232,7 +232,8 @@ class SqlBackend(Backend):
             latest: dict[str, dict] = {}
             for key, value, stamp, step in points:
                 is_nan, value = self.store.sanitize_metric_value(value)
-                row = {"run_uuid": run_id, "key": key, "value": value, "timestamp": stamp, "step": step, "is_nan": is_nan}
+                row = {"run_uuid": run_id, "key": key, "value": value, "timestamp": stamp, "step": step}
+                row["is_nan"] = is_nan
                 rows[SqlMetric].append(row)
                 # MLflow's latest value of a key: the one of the highest (step, timestamp, value)
                 held = latest.get(key)

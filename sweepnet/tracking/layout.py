@@ -128,7 +128,8 @@ def iteration_points(result: TrialResult, stamp_ms: int) -> list[tuple[str, floa
     """A trial's thinned per-iteration loss as ``(iteration/loss, loss, timestamp ms, iteration)`` points."""
     if result.iteration_loss is None:
         return []
-    return [(ITERATION_LOSS, float(loss), stamp_ms, int(iteration)) for iteration, loss in result.iteration_loss.tolist()]
+    rows = result.iteration_loss.tolist()
+    return [(ITERATION_LOSS, float(loss), stamp_ms, int(iteration)) for iteration, loss in rows]
 
 
 def _text(value: Any) -> str:

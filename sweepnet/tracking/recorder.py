@@ -112,8 +112,8 @@ class SweepRecorder:
         self._top = self._top[:KEPT_MODELS]  # the best trials so far: a trial ranking among them keeps its weights
         self._queue = WriteBehind(open_backend(self.client, self.experiment_id, self._run_ids), name=sweep.name)
         config_yaml = yaml.safe_dump(sweep.config, sort_keys=False).encode()
-        files = {"sweep.yaml": sweep.config_text.encode(), "config.yaml": config_yaml, **_data_meta_json(sweep.data_meta)}
-        self._queue.push(RunWrite("", artifacts=files))
+        files = {"sweep.yaml": sweep.config_text.encode(), "config.yaml": config_yaml}
+        self._queue.push(RunWrite("", artifacts={**files, **_data_meta_json(sweep.data_meta)}))
 
     # ----------------------------------------------------------------- lifecycle events (cheap)
 
@@ -376,7 +376,8 @@ def _data_meta_json(meta: DatasetMeta | None) -> dict[str, bytes]:
     which the model files hold."""
     if meta is None:
         return {}
-    fields = {field.name: getattr(meta, field.name) for field in dataclasses.fields(meta) if field.name != "preprocessing"}
+    fields = {field.name: getattr(meta, field.name) for field in dataclasses.fields(meta)}
+    del fields["preprocessing"]
     return {"data_meta.json": json.dumps(fields).encode()}
 
 

@@ -54,6 +54,11 @@ def _nan_safe(metrics):
     return {key: "nan" if math.isnan(value) else value for key, value in metrics.items()}
 
 
+def _history(store, run_id, key):
+    points = store.get_metric_history(run_id, key)
+    return sorted((point.step, point.timestamp, "nan" if math.isnan(point.value) else point.value) for point in points)
+
+
 def test_the_bulk_insert_writes_the_rows_mlflows_api_writes(parent):
     store, experiment, parent_id = parent
     bulk = _written(store, SqlBackend, experiment, parent_id, _record(POINTS))
@@ -64,11 +69,8 @@ def test_the_bulk_insert_writes_the_rows_mlflows_api_writes(parent):
     assert _nan_safe(bulk.data.metrics) == _nan_safe(api.data.metrics)  # the latest value of each key
     assert bulk.data.metrics["val_acc"] == 1.7976931348623157e308 and bulk.data.metrics[ITERATION_LOSS] == 2.3 / 1000
     for key in {point[0] for point in POINTS}:
-        histories = [
-            sorted(((p.step, p.timestamp, "nan" if math.isnan(p.value) else p.value) for p in store.get_metric_history(run.info.run_id, key)))
-            for run in (bulk, api)
-        ]  # fmt: skip
-        assert histories[0] == histories[1] and len(histories[0]) == sum(point[0] == key for point in POINTS)
+        bulk_points, api_points = (_history(store, run.info.run_id, key) for run in (bulk, api))
+        assert bulk_points == api_points and len(bulk_points) == sum(point[0] == key for point in POINTS)
     for field in ("status", "start_time", "end_time", "lifecycle_stage", "run_name", "experiment_id"):
         assert getattr(bulk.info, field) == getattr(api.info, field), field
     assert bulk.info.artifact_uri.endswith(f"/{bulk.info.run_id}/artifacts")

@@ -70,7 +70,7 @@ def test_the_final_flush_shows_on_the_registered_progress_display(manager, tmp_p
     assert display.shown and max(display.shown) <= 30 and display.shown[-1] < display.shown[0]
 
 
-def test_a_sweeps_tracker_is_built_in_so_its_errors_fail_the_sweep_instead_of_disabling_it(manager, tmp_path, monkeypatch):
+def test_a_sweeps_tracker_is_built_in_so_its_errors_fail_the_sweep_not_disable_it(manager, tmp_path, monkeypatch):
     """Through LifecycleHooks (what run_sweep calls), a TrackingError of a sweep's tracker is raised
     every time -- also from sweep_end, after the tracker unregistered itself -- never contained."""
     from sweepnet.tracking.recorder import SweepRecorder
