@@ -9,16 +9,18 @@ store:
   server``) gets several writer threads: the server answers them in parallel.
 - :class:`SqlBackend`, a store MLflow keeps in a database itself (``sqlite:///``,
   ``postgresql://``): every new run of a batch -- the common case, a trial that started and
-  ended between two passes of the writer -- is inserted in one transaction, through MLflow's own
-  SQLAlchemy models (``SqlRun``, ``SqlTag``, ``SqlParam``, ``SqlMetric``, ``SqlLatestMetric``) and
-  after MLflow's own validation of each value. Updates of runs that exist (a long trial's
-  later epochs, its end) and artifacts go through the API as above.
+  ended between two passes of the writer -- is inserted in one transaction into the tables of
+  MLflow's own SQLAlchemy models (``SqlRun``, ``SqlTag``, ``SqlParam``, ``SqlMetric``,
+  ``SqlLatestMetric``), after MLflow's own validation of each value. A trial's per-iteration
+  loss (up to 1000 points) is metric rows of that insert. Updates of runs that exist (a long
+  trial's later epochs, its end) and artifacts go through the API as above.
 
 Why the database path: MLflow's API has no call that creates several runs, and its three calls
 per run open six database sessions (each with three ``PRAGMA`` statements, a ``pool_pre_ping``
 and a commit): about 26 runs/s on SQLite here, against about 450 runs/s for batches of 50 runs
 in one transaction. The rows are the ones MLflow's ``create_run`` / ``log_batch`` /
-``update_run_info`` would write (tests read them back through ``MlflowClient`` and compare).
+``update_run_info`` would write (``tests/tracking/test_backend.py`` reads both back through
+``MlflowClient`` and compares).
 """
 
 from __future__ import annotations
