@@ -7,6 +7,9 @@ Plugin authors mark their hook implementations with :data:`hookimpl`::
     @hookimpl
     def sweepnet_register_layers(registry):
         registry.add("gelu", Gelu)
+
+:func:`load_model` loads a model a sweep saved (``sweepnet.load_model("quickstart")``, its best)
+to predict from raw inputs; see :mod:`sweepnet.predictor`.
 """
 
 from __future__ import annotations
@@ -16,15 +19,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pluggy
 
+    from sweepnet.predictor import load_model
+
     __version__: str
     hookimpl: pluggy.HookimplMarker
 
-__all__ = ["__version__", "hookimpl"]
+__all__ = ["__version__", "hookimpl", "load_model"]
 
 
 def __getattr__(name: str) -> Any:
-    # Both are made on first use: importing them (importlib.metadata, pluggy) takes about 70 ms,
-    # which every `sweepnet` command would otherwise pay before it can even handle a Ctrl-C.
+    # All three are made on first use: importing importlib.metadata and pluggy takes about 70 ms,
+    # which every `sweepnet` command would otherwise pay before it can even handle a Ctrl-C, and
+    # load_model comes with numpy, the plugins and the data code, which every Ray worker imports
+    # sweepnet without needing.
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 
@@ -36,6 +43,8 @@ def __getattr__(name: str) -> Any:
         import pluggy
 
         value = pluggy.HookimplMarker("sweepnet")
+    elif name == "load_model":
+        from sweepnet.predictor import load_model as value
     else:
         raise AttributeError(f"module 'sweepnet' has no attribute {name!r}")
     globals()[name] = value

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, TextIO
 
-from sweepnet.errors import SweepnetError
+from sweepnet.errors import SweepnetError, SweepnetWarning
 
 if TYPE_CHECKING:
     import argparse
 
 __all__ = ["MAX_MESSAGE_CHARS", "main"]
 
-COMMANDS = ("sweep", "resume", "trial", "validate", "best", "ui", "plugins", "data")
+COMMANDS = ("sweep", "resume", "trial", "validate", "best", "report", "ui", "plugins", "data")
 MAX_MESSAGE_CHARS = 500
 """Error messages are cut to this length: a value quoted from a hostile file must not flood the terminal."""
 
@@ -49,15 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     Ctrl-C while Python exits (and Ray stops its processes) ends the process at once, silently,
     instead of printing the tracebacks of interrupted exit handlers.
     """
-    try:
-        args = _parser().parse_args(argv)
-        status = int(args.run(args) or 0)
-    except SweepnetError as err:
-        print(f"sweepnet: error: {_one_short_line(str(err))}", file=sys.stderr)
-        status = 2
-    except KeyboardInterrupt:
-        print("sweepnet: interrupted", file=sys.stderr)
-        status = 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            args = _parser().parse_args(argv)
+            status = int(args.run(args) or 0)
+        except SweepnetError as err:
+            print(f"sweepnet: error: {_one_short_line(str(err))}", file=sys.stderr)
+            status = 2
+        except KeyboardInterrupt:
+            print("sweepnet: interrupted", file=sys.stderr)
+            status = 130
     if argv is None:
         import signal
 
@@ -76,6 +79,24 @@ def _exit_at_once(signum: int, frame: object) -> None:
 def _one_short_line(message: str) -> str:
     line = " ".join(message.split())
     return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 3] + "..."
+
+
+_default_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """sweepnet's own warnings as one line, ``sweepnet: warning: <message>``; others as Python shows them."""
+    if issubclass(category, SweepnetWarning):
+        print(f"sweepnet: warning: {message}", file=file or sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
 
 
 if __name__ == "__main__":
