@@ -203,7 +203,8 @@ class SequentialPlugin(ModelPlugin):
         generator = _ShapeOnlyGenerator()
         shape, count = tuple(meta.input_shape), 0
         for index, spec in enumerate(options.layers):
-            name, layer = _make_layer(registry, spec, index, options.weight_scale)
+            component, layer = _make_layer(registry, spec, index, options.weight_scale)
+            name = component.name
             try:
                 params, shape = layer.init_params(shape, generator, np.float32)
             except ShapeError as err:
