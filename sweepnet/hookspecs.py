@@ -82,7 +82,7 @@ def sweepnet_sweep_prepare(sweep: SweepInfo) -> None:
     """A sweep invocation is about to start: get ready for ``sweepnet_sweep_start`` (slow
     imports, opening a store) without recording anything, since the sweep may still fail to start.
 
-    Called on a thread of its own while Ray starts, once the data set is loaded; an exception
+    Called on a thread of its own while Ray starts, once the data set is loaded and checked; an exception
     fails the sweep before any trial starts.
     """
 

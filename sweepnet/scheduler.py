@@ -116,13 +116,19 @@ def run_sweep(
     hook = hook if hook is not None else LifecycleHooks(manager)
     progress = progress if progress is not None else SweepProgress()
 
+    checked = threading.Event()
+
     def prepare() -> Dataset:
         dataset = plan.load_dataset()
         plan.check(dataset)
+        checked.set()
         hook.sweepnet_sweep_prepare(sweep=plan.sweep_info(resumed=resume, data_meta=dataset.meta))
         return dataset
 
-    prepared = _Background(prepare)  # while Ray starts
+    prepared = _Background(prepare)  # the plugins prepare while Ray starts
+    # A config error that needs the data (a model too big for its inputs, a batch larger than the
+    # training split) ends the command within seconds, not after Ray's start (20 s and more).
+    prepared.wait_for(checked)
     with _showing(progress, manager):
         driver = None
         if resume:  # decided before Ray starts: a sweep with nothing left to run needs none
@@ -152,7 +158,7 @@ def _run_on_ray(
     from sweepnet.driver import SweepDriver
 
     _connect(address, dashboard)
-    prepared.raise_failure()  # a bad config found meanwhile: no worker needs to start
+    prepared.raise_failure()  # e.g. a store that cannot be written, found meanwhile: no worker needs to start
     pool = _Pool(plan, trial_fn, progress)
     try:  # the workers boot while the plugins prepare, the history is read and sweep_start runs
         pool.boot(_slot_count(plan, max_concurrent))
@@ -655,6 +661,12 @@ class _Background(Generic[_T]):
         outcome = self.wait()
         self._outcome.clear()
         return outcome
+
+    def wait_for(self, event: threading.Event) -> None:
+        """Wait until ``call()`` sets ``event`` or ends; raise what it raised if it failed."""
+        while not event.wait(_POLL_S) and self._thread.is_alive():
+            pass
+        self.raise_failure()
 
     def raise_failure(self) -> None:
         """Raise what ``call()`` raised if it has already ended so; return at once otherwise."""

@@ -123,7 +123,7 @@ def test_every_hostile_file_costs_seconds_and_a_few_hundred_mb(command):
     [
         "hostile_alias_bomb.yaml",  # refused while reading: before Ray starts
         "hostile_grid_1e8.yaml",  # refused by the plan: before Ray starts
-        "hostile_hidden_dims_20000000.yaml",  # refused once the data set is loaded, while Ray starts
+        "hostile_hidden_dims_20000000.yaml",  # refused once the data set is loaded: before Ray starts
         "hostile_batch_size_above_training_split.yaml",
     ],
 )
@@ -141,6 +141,42 @@ def test_sweep_refuses_hostile_files_before_any_trial(tmp_path, name):
     assert int(peak_file.read_text()) * 1024 < _PEAK_RSS_MB * _MB  # the driver; Ray's own processes are apart
     assert seconds < 90  # Ray's start on a loaded machine is most of it
     assert not (tmp_path / "sweepnet-results").exists() or not any((tmp_path / "sweepnet-results").iterdir())
+
+
+@pytest.mark.parametrize(
+    "name", ["hostile_hidden_dims_20000000.yaml", "hostile_batch_size_above_training_split.yaml"]
+)
+def test_sweep_refuses_what_the_data_shows_bad_before_ray_starts(tmp_path, name):
+    """Issue 19 part 4: exit 2 within seconds, not after Ray's start (20 s and more under load)."""
+    expected, extra = expectation(CORPUS / name)
+
+    def seconds_to_refuse(*command: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+        start = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-c", _RUN_AND_SAY_IF_RAY_STARTED, *command, str(CORPUS / name), *extra],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )
+        assert done.returncode == 2 and expected in done.stderr and done.stderr.count("\n") == 1, done.stderr[-3000:]
+        return time.monotonic() - start, done
+
+    validate_seconds, _ = seconds_to_refuse("validate")  # the imports and the data set, no Ray
+    sweep_seconds, sweep = seconds_to_refuse("sweep")
+    assert sweep.stdout.splitlines()[-1] == "ray started: False"
+    # Ray's start took 5 s unloaded and 20-28 s on a loaded machine; the sweep's own extra imports
+    # (Ray's module among them) take a second or two, more under load as the validate run does.
+    assert sweep_seconds < 2 * validate_seconds + 5, (sweep_seconds, validate_seconds)
+
+
+# A sweepnet command in this process, then whether it initialised Ray.
+_RUN_AND_SAY_IF_RAY_STARTED = """
+import sys
+from sweepnet.cli import main
+
+status = main(sys.argv[1:])
+ray = sys.modules.get("ray")
+print("ray started:", ray is not None and ray.is_initialized())
+sys.exit(status)
+"""
 
 
 # `sweepnet sweep` in this process, then its peak RSS (VmHWM; a child's ru_maxrss would start at
