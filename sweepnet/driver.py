@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sweepnet.errors import SweepnetError
+from sweepnet.errors import ConfigError, SweepnetError
 from sweepnet.leaderboard import Entry, rank
 from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
 
@@ -192,7 +192,8 @@ class SweepDriver:
         Trials whose worker died come first, then the ones given back. New trials come from the
         searcher, unless the stop criteria say stop or it is exhausted; points already finished,
         running or handed out are skipped (the searcher is told their known result), so nothing
-        runs twice. A trial handed out counts towards ``num_samples`` from now on.
+        runs twice. A trial handed out counts towards ``num_samples`` from now on. A new point whose
+        model is above ``resources.max_model_mb`` is recorded FAILED with the reason, not run.
         """
         if self._retry:
             return self._attempts[self._retry.popleft()].spec
@@ -215,6 +216,11 @@ class SweepDriver:
                 self._extra_tells[spec.trial_id] += 1
             else:
                 spec = self._numbered(spec)
+                try:
+                    self.plan.check_model_size(spec)
+                except ConfigError as err:  # this point only: the others go on
+                    self._refuse(spec, str(err))
+                    continue
                 self._handed[spec.trial_id] = spec
                 return spec
             duplicates += 1
@@ -388,6 +394,13 @@ class SweepDriver:
     def _total(self) -> int | None:
         bounds = [bound for bound in (self.searcher.total, self.stop_criteria.num_samples) if bound is not None]
         return min(bounds) if bounds else None
+
+    def _refuse(self, spec: TrialSpec, reason: str) -> None:
+        """Record ``spec`` as FAILED with ``reason`` without running it (its start and end hooks
+        are called, so it is recorded like any failed trial)."""
+        attempt = _Attempt(spec, time.monotonic())
+        self._call("sweepnet_trial_start", sweep=self.sweep, trial=spec)
+        self._conclude(attempt, self._unfinished(attempt, TrialState.FAILED, reason))
 
     def _unfinished(self, attempt: _Attempt, state: TrialState, reason: str) -> TrialResult:
         """The result of a trial that ended without its worker's word: what it reported so far."""

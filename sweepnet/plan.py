@@ -230,12 +230,26 @@ class SweepPlan:
             for a point that is not in :attr:`space` or whose values are invalid.
         """
         setup = setup_trial(self.space.resolve(params), self.registries)
-        if self._data_meta is not None:  # a point no probe covered may still be too large
-            with _located(self.source, self._override_paths):
-                _check_model_size(setup, self._data_meta)
         config = setup.config.model_dump(mode="json")
         trial_id = trial_id_of(config)
         return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id))
+
+    def check_model_size(self, spec: TrialSpec) -> None:
+        """Refuse a trial whose model would take more than ``resources.max_model_mb`` for the data
+        set loaded (nothing is checked before :meth:`load_dataset`).
+
+        The probes of :meth:`check` take every option and range end, and all the high ends at
+        once, but not every combination: choices of lists, or of dtypes, may still meet in a point
+        too large, which fails that one trial (:class:`~sweepnet.driver.SweepDriver`).
+
+        Raises
+        ------
+        ConfigError
+            naming ``model`` and the estimated size.
+        """
+        if self._data_meta is not None:
+            with _located(self.source, self._override_paths):
+                _check_model_size(setup_trial(spec.config, self.registries), self._data_meta)
 
     def load_dataset(self) -> Dataset:
         """Load and preprocess the data set (once per sweep, on the driver).

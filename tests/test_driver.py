@@ -333,3 +333,32 @@ def test_new_points_after_a_resume_do_not_take_the_numbers_of_refed_trials():
     # an adaptive searcher's points after a resume differ from the recorded ones
     plan.make_searcher = lambda: RandomSearcher(plan.space, seed=99, metric="val_acc", mode="max")
     assert [spec.number for spec in _drain(_driver(plan, history)[0])] == [2, 3]
+
+
+def test_a_point_above_the_memory_budget_fails_alone_and_the_sweep_goes_on():
+    text = """\
+name: toy
+metric: val_acc
+data: {name: digits, flatten: true}
+model: {name: fc, hidden_dims: {grid: [[8], [2000, 2000]]}}
+solver: {num_epochs: 3, dtype: {grid: [float32, float64]}}
+search: {searcher: grid, options: {shuffle: false}}
+resources: {max_model_mb: 20}
+"""
+    plan = _plan(text)
+    plan.check(plan.load_dataset())  # each probe changes one parameter: none reaches 20 MB
+    driver, calls = _driver(plan)
+    driver.begin()
+    specs = []
+    while (spec := driver.next_trial()) is not None:
+        specs.append(spec)
+        _run(driver, spec, 0.5)
+    outcome = driver.close()
+    assert len(specs) == 3 and len(outcome.entries) == 4
+    [(spec, result)] = [entry for entry in outcome.entries if entry[1].state is TrialState.FAILED]
+    assert spec.params == {"model.hidden_dims": [2000, 2000], "solver.dtype": "float64"}
+    assert result.error == (
+        "toy: model: fc would have 4,152,010 parameters, 33 MB in float64, more than resources.max_model_mb (20 MB)"
+    )
+    assert ("trial_start", spec.number) in calls and ("trial_end", spec.number, TrialState.FAILED) in calls
+    assert (spec.params, None, TrialState.FAILED) in plan.told

@@ -267,7 +267,7 @@ def test_the_probes_find_the_largest_option_of_a_choice_of_numbers(builtin_regis
         plan.check(plan.load_dataset())  # no single-parameter probe takes 20000 twice: the high corner does
 
 
-def test_a_trial_spec_above_the_budget_is_refused_once_the_data_is_known(builtin_registries):
+def test_a_trial_above_the_budget_is_refused_once_the_data_is_known(builtin_registries):
     text = """\
         name: a
         model: {name: fc, hidden_dims: [{grid: [16, 20000]}, 16], normalization: {choice: [null, batchnorm]}}
@@ -276,10 +276,10 @@ def test_a_trial_spec_above_the_budget_is_refused_once_the_data_is_known(builtin
     """
     plan = make(text, registries=builtin_registries)
     plan.check(plan.load_dataset())  # 20000 wide without normalisation: 6.48 MB; each probe changes one
-    point = {"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}
+    spec = plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}, number=0)
     with pytest.raises(ConfigError, match=r"^sweep\.yaml: model: fc would have 1,660,218 parameters, 7 MB"):
-        plan.trial_spec(point, number=0)
-    assert plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1)
+        plan.check_model_size(spec)
+    plan.check_model_size(plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1))
 
 
 @pytest.mark.parametrize(

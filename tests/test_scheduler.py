@@ -232,6 +232,26 @@ def test_an_exception_in_trial_code_fails_only_that_trial():
     assert states[1].state is states[3].state is TrialState.COMPLETED
 
 
+def test_a_trial_above_the_memory_budget_fails_alone_and_the_others_run():
+    text = """\
+name: toy
+metric: val_acc
+data: {name: digits, flatten: true}
+model: {name: fc, hidden_dims: {grid: [[8], [600, 600]]}}
+solver: {num_epochs: 1, dtype: {grid: [float32, float64]}}
+search: {searcher: grid}
+resources: {max_model_mb: 2}
+"""
+    outcome = run_sweep(plan_from_text(text, [], "toy"), hook=_hook(Recorder()))  # 600 wide in float64: 3.2 MB
+    states = {
+        (len(spec.params["model.hidden_dims"]), spec.params["solver.dtype"]): result for spec, result in outcome.entries
+    }
+    failed = states.pop((2, "float64"))
+    assert failed.state is TrialState.FAILED and failed.error.endswith("more than resources.max_model_mb (2 MB)")
+    assert "\n" not in failed.error
+    assert [result.state for result in states.values()] == [TrialState.COMPLETED] * 3
+
+
 def test_a_worker_killed_mid_trial_is_replaced_and_the_trial_rerun(tmp_path):
     killed: list[int] = []
 

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"trial {spec.trial_id[:8]} of sweep {plan.name} (seed {spec.seed})")
     else:
         _print_recorded(replay)
+    plan.check_model_size(spec)  # a point no probe covered; in a sweep it fails only its trial
     for path, value in spec.params.items():
         print(f"  {path} = {value!r}")
     result = _run(spec, dataset, verbose=not args.quiet, debug=args.pdb)
