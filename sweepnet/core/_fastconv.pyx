@@ -22,6 +22,35 @@ import numpy as np
 __all__ = ["col2im", "im2col", "max_pool_backward", "max_pool_forward"]
 
 
+cdef extern from *:
+    # Pointers that promise not to overlap (C99 restrict, in Cython's portable spelling): the
+    # copies below are a few dozen values long, too short to pay for checking for overlap first.
+    ctypedef float* float_ptr "float * CYTHON_RESTRICT"
+    ctypedef double* double_ptr "double * CYTHON_RESTRICT"
+
+ctypedef fused real_ptr:
+    float_ptr
+    double_ptr
+
+
+cdef inline void _copy_restrict(real_ptr dst, real_ptr src, Py_ssize_t n, bint add) noexcept nogil:
+    cdef Py_ssize_t j
+    if add:
+        for j in range(n):
+            dst[j] += src[j]
+    else:
+        for j in range(n):
+            dst[j] = src[j]
+
+
+cdef inline void _copy(floating* dst, const floating* src, Py_ssize_t n, bint add) noexcept nogil:
+    """``dst[:n] = src[:n]``, or ``+=`` with ``add``; the two do not overlap."""
+    if floating is float:
+        _copy_restrict(<float_ptr>dst, <float_ptr>src, n, add)
+    else:
+        _copy_restrict(<double_ptr>dst, <double_ptr>src, n, add)
+
+
 cdef Py_ssize_t _out_size(
     Py_ssize_t size, Py_ssize_t kernel, Py_ssize_t pad, Py_ssize_t stride,
 ) except -1:
@@ -70,6 +99,9 @@ cdef inline void _spread_row(
     cdef Py_ssize_t phase, q
     cdef const floating* src
     cdef floating* dst
+    if stride == 1:  # one phase: the padded row
+        _copy(buf + plan[0, 1], row, plan[0, 2], False)
+        return
     for phase in range(stride):
         src = row + plan[phase, 0]
         dst = buf + plan[phase, 1]
@@ -78,31 +110,25 @@ cdef inline void _spread_row(
 
 
 cdef inline void _gather_row(
-    const floating* buf, floating* row, const Py_ssize_t[:, ::1] plan, Py_ssize_t stride,
+    const floating* buf, floating* row, const Py_ssize_t[:, ::1] plan, Py_ssize_t stride, bint add,
 ) noexcept nogil:
-    """The inverse of :func:`_spread_row`: read the real (unpadded) positions back into ``row``."""
+    """The inverse of :func:`_spread_row`: the real (unpadded) positions back into ``row``,
+    written or, with ``add``, added."""
     cdef Py_ssize_t phase, q
     cdef const floating* src
     cdef floating* dst
+    if stride == 1:
+        _copy(row, buf + plan[0, 1], plan[0, 2], add)
+        return
     for phase in range(stride):
         src = buf + plan[phase, 1]
         dst = row + plan[phase, 0]
-        for q in range(plan[phase, 2]):
-            dst[q * stride] = src[q]
-
-
-cdef inline void _gather_row_add(
-    const floating* buf, floating* row, const Py_ssize_t[:, ::1] plan, Py_ssize_t stride,
-) noexcept nogil:
-    """As :func:`_gather_row`, adding to ``row`` instead of overwriting it."""
-    cdef Py_ssize_t phase, q
-    cdef const floating* src
-    cdef floating* dst
-    for phase in range(stride):
-        src = buf + plan[phase, 1]
-        dst = row + plan[phase, 0]
-        for q in range(plan[phase, 2]):
-            dst[q * stride] += src[q]
+        if add:
+            for q in range(plan[phase, 2]):
+                dst[q * stride] += src[q]
+        else:
+            for q in range(plan[phase, 2]):
+                dst[q * stride] = src[q]
 
 
 cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t width, str name) except -1:
@@ -188,10 +214,8 @@ def im2col(
                     while kh < HH and i >= i_lo:
                         if i < i_hi:
                             for kw in range(WW):
-                                dst = &cols[(c * HH + kh) * WW + kw, first + i * out_w]
-                                src = &buf[kw_start[kw]]
-                                for j in range(out_w):
-                                    dst[j] = src[j]
+                                _copy(&cols[(c * HH + kh) * WW + kw, first + i * out_w], &buf[kw_start[kw]],
+                                      out_w, False)
                         kh += stride
                         i -= 1
     return cols_array
@@ -267,15 +291,10 @@ def col2im(
                         kh, i = first_kh, first_i
                         while kh < HH and i >= i_lo:
                             if i < i_hi:
-                                src = &cols[(c * HH + kh) * WW + kw, first + i * out_w]
-                                for j in range(out_w):
-                                    dst[j] += src[j]
+                                _copy(dst, &cols[(c * HH + kh) * WW + kw, first + i * out_w], out_w, True)
                             kh += stride
                             i -= 1
-                    if accumulate:
-                        _gather_row_add(&buf[0], &dx[n, c, h, 0], plan, stride)
-                    else:
-                        _gather_row(&buf[0], &dx[n, c, h, 0], plan, stride)
+                    _gather_row(&buf[0], &dx[n, c, h, 0], plan, stride, accumulate)
     return dx_array
 
 
@@ -361,14 +380,14 @@ def max_pool_forward(
 
 
 def max_pool_backward(
-    const floating[:, :, :, :] dout, const int[:, :, :, :] argmax, Py_ssize_t H, Py_ssize_t W,
+    const floating[:, :, :, ::1] dout, const int[:, :, :, ::1] argmax, Py_ssize_t H, Py_ssize_t W,
     Py_ssize_t pool_height, Py_ssize_t pool_width, Py_ssize_t stride, out=None,
 ):
     """Route each window's gradient to the one input that was its maximum.
 
     Parameters
     ----------
-    dout : (N, C, H', W') float32 or float64, any strides
+    dout : (N, C, H', W') C-contiguous float32 or float64
     argmax : (N, C, H', W') int32, index ``a * pool_width + b`` of each window's maximum, as
         returned by :func:`max_pool_forward`
     H, W : spatial size of the pooled input
