@@ -83,6 +83,34 @@ cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t width, s
     return 0
 
 
+cdef int _image_strides(
+    Py_ssize_t* byte_strides, Py_ssize_t width, Py_ssize_t itemsize, str name, Py_ssize_t* strides,
+) except -1:
+    """The element strides of the first three axes of an (N, C, H, W) array with contiguous rows."""
+    cdef Py_ssize_t axis
+    _check_rows(byte_strides[3], itemsize, width, name)
+    for axis in range(3):
+        strides[axis] = byte_strides[axis] // itemsize
+    return 0
+
+
+cdef tuple _input_grid(
+    Py_ssize_t* shape, Py_ssize_t* byte_strides, Py_ssize_t pad, Py_ssize_t itemsize, str name, Py_ssize_t* strides,
+):
+    """``(TH, TW)`` of an (N, C, H, W) input padded by ``pad``; its element strides into ``strides``."""
+    _, _, TH, TW = tile_grid(shape[2], shape[3], pad)
+    _image_strides(byte_strides, shape[3], itemsize, name, strides)
+    return TH, TW
+
+
+cdef inline real_ptr _row(real_ptr image, Py_ssize_t* strides, Py_ssize_t r, Py_ssize_t TH, Py_ssize_t channel,
+                          Py_ssize_t offset) noexcept nogil:
+    """Row ``2 * (r % TH) + offset`` of channel ``channel`` of image ``r // TH``: the first
+    (``offset`` 0) output row of tile row ``r``, or an input row it reads."""
+    cdef Py_ssize_t n = r // TH
+    return image + n * strides[0] + channel * strides[1] + (2 * (r - n * TH) + offset) * strides[2]
+
+
 cdef inline void _split_row(
     real_ptr row, Py_ssize_t width, Py_ssize_t pad, real_ptr even, real_ptr odd, Py_ssize_t length,
 ) noexcept nogil:
@@ -206,6 +234,18 @@ cdef inline void _b_rows(
         r3[k] = -s3[k]
 
 
+cdef inline void _b_col_add(
+    real_ptr g0, real_ptr g1, real_ptr g2, real_ptr g3, real_ptr row, Py_ssize_t width,
+    Py_ssize_t pad, Py_ssize_t tiles, Py_ssize_t k,
+) noexcept nogil:
+    """What :func:`_b_cols_add` adds at padded columns ``2k`` and ``2k + 1``, for any ``k``."""
+    cdef Py_ssize_t i = 2 * k - pad
+    if 0 <= i < width:
+        row[i] += (g0[k] if k < tiles else 0) + (g1[k - 1] + g2[k - 1] - g0[k - 1] if k > 0 else 0)
+    if 0 <= i + 1 < width:
+        row[i + 1] += (g1[k] - g2[k] + g3[k] if k < tiles else 0) - (g3[k - 1] if k > 0 else 0)
+
+
 cdef inline void _b_cols_add(
     real_ptr g0, real_ptr g1, real_ptr g2, real_ptr g3, real_ptr row, Py_ssize_t width,
     Py_ssize_t pad, Py_ssize_t tiles,
@@ -214,20 +254,16 @@ cdef inline void _b_cols_add(
     padded columns ``2k .. 2k + 3`` of tile ``k`` get ``g_0, g_1 - g_2 + g_3, g_1 + g_2 - g_0,
     -g_3``, so padded column ``2k`` sums tile ``k``'s first and tile ``k - 1``'s third, and
     ``2k + 1`` tile ``k``'s second and tile ``k - 1``'s fourth."""
-    cdef Py_ssize_t k, i
+    cdef Py_ssize_t k
     cdef Py_ssize_t lo = min(max(1, (pad + 1) // 2), tiles)
     cdef Py_ssize_t hi = max(lo, min((width + pad) // 2, tiles))
     for k in range(lo, hi):  # both tiles present, both columns inside the row
         row[2 * k - pad] += g0[k] + (g1[k - 1] + g2[k - 1] - g0[k - 1])
         row[2 * k + 1 - pad] += (g1[k] - g2[k] + g3[k]) - g3[k - 1]
-    for k in range(tiles + 1):
-        if lo <= k < hi:
-            continue
-        i = 2 * k - pad
-        if 0 <= i < width:
-            row[i] += (g0[k] if k < tiles else 0) + (g1[k - 1] + g2[k - 1] - g0[k - 1] if k > 0 else 0)
-        if 0 <= i + 1 < width:
-            row[i + 1] += (g1[k] - g2[k] + g3[k] if k < tiles else 0) - (g3[k - 1] if k > 0 else 0)
+    for k in range(lo):
+        _b_col_add(g0, g1, g2, g3, row, width, pad, tiles, k)
+    for k in range(hi, tiles + 1):
+        _b_col_add(g0, g1, g2, g3, row, width, pad, tiles, k)
 
 
 # ---------------------------------------------------------------- block transforms
@@ -245,20 +281,19 @@ cdef void _input_tiles_impl(
     cdef real_ptr o[4]
     cdef real_ptr dst
     cdef Py_ssize_t loaded[4]  # which input row (n * H + h) each of the four slots of halves holds
-    cdef Py_ssize_t c, r, n, ti, u, h, i, a, b, slot
+    cdef Py_ssize_t c, r, n, u, h, i, a, b, slot
     for c in range(C):
         loaded[0] = loaded[1] = loaded[2] = loaded[3] = -1
         for r in range(r0, r1):
             n = r // TH
-            ti = r - n * TH
             for u in range(4):
-                h = 2 * ti - pad + u
+                h = 2 * (r - n * TH) - pad + u
                 if 0 <= h < H:
                     # Input row h is row 2 or 3 of this tile row's upper neighbour too: split once.
                     slot = (h + pad) & 3
                     e[u], o[u] = halves + 2 * slot * (TW + 1), halves + (2 * slot + 1) * (TW + 1)
                     if loaded[slot] != n * H + h:
-                        _split_row(x + n * strides[0] + c * strides[1] + h * strides[2], W, pad, e[u], o[u], TW + 1)
+                        _split_row(_row(x, strides, r, TH, c, u - pad), W, pad, e[u], o[u], TW + 1)
                         loaded[slot] = n * H + h
                 else:
                     e[u], o[u] = zeros, zeros
@@ -276,13 +311,10 @@ def _input_tiles(
 
     x : (N, C, H, W); v : (16, C, >= P) to fill: ``v[4 * i + j, c, p]`` for tile ``p`` of the block
     """
-    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t out_h, out_w, TH, TW
-    out_h, out_w, TH, TW = tile_grid(H, W, pad)
-    _check_rows(x.strides[3], sizeof(floating), W, "x")
+    cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], TH, TW
+    cdef Py_ssize_t[3] strides
+    TH, TW = _input_grid(x.shape, x.strides, pad, sizeof(floating), "x", strides)
     _check_rows(v.strides[2], sizeof(floating), v.shape[2], "v")
-    cdef Py_ssize_t[3] strides = [x.strides[0] // sizeof(floating), x.strides[1] // sizeof(floating),
-                                  x.strides[2] // sizeof(floating)]
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] signs = _BT_SIGNS.astype(dtype)
     # Four input rows in even and odd halves of TW + 1 values; rows in the padding are zeros.
@@ -306,16 +338,14 @@ cdef void _output_tiles_impl(
     real_ptr out, Py_ssize_t* strides, Py_ssize_t out_h, Py_ssize_t out_w, real_ptr y,
 ) noexcept nogil:
     cdef Py_ssize_t TH = (out_h + 1) // 2, TW = (out_w + 1) // 2
-    cdef Py_ssize_t f, r, n, ti
+    cdef Py_ssize_t f, r
     cdef real_ptr row
     for f in range(F):
         for r in range(r0, r1):
-            n = r // TH
-            ti = r - n * TH
             _at_tile_row(m + f * row_len + (r - r0) * TW, step, bias + f, y, y + TW, y + 2 * TW, y + 3 * TW, TW)
-            row = out + n * strides[0] + f * strides[1] + 2 * ti * strides[2]
+            row = _row(out, strides, r, TH, f, 0)
             _interleave(row, y, y + TW, out_w)
-            if 2 * ti + 1 < out_h:
+            if 2 * (r % TH) + 1 < out_h:  # the second output row of the tile, unless past H'
                 _interleave(row + strides[2], y + 2 * TW, y + 3 * TW, out_w)
 
 
@@ -328,10 +358,9 @@ def _output_tiles(
     m : (16, F, >= P); bias : (F,); out : (N, F, H', W')
     """
     cdef Py_ssize_t F = out.shape[1], out_h = out.shape[2], out_w = out.shape[3]
-    _check_rows(out.strides[3], sizeof(floating), out_w, "out")
     _check_rows(m.strides[2], sizeof(floating), m.shape[2], "m")
-    cdef Py_ssize_t[3] strides = [out.strides[0] // sizeof(floating), out.strides[1] // sizeof(floating),
-                                  out.strides[2] // sizeof(floating)]
+    cdef Py_ssize_t[3] strides
+    _image_strides(out.strides, out_w, sizeof(floating), "out", strides)
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] y = np.empty(4 * ((out_w + 1) // 2), dtype=dtype)  # two output rows, even and odd
     with nogil:
@@ -350,15 +379,13 @@ cdef void _output_tiles_adjoint_impl(
     Py_ssize_t r0, Py_ssize_t r1, real_ptr dm, Py_ssize_t step, Py_ssize_t row_len, real_ptr halves, real_ptr zeros,
 ) noexcept nogil:
     cdef Py_ssize_t TH = (out_h + 1) // 2, TW = (out_w + 1) // 2
-    cdef Py_ssize_t f, r, n, ti
+    cdef Py_ssize_t f, r
     cdef real_ptr row
     for f in range(F):
         for r in range(r0, r1):
-            n = r // TH
-            ti = r - n * TH
-            row = dout + n * strides[0] + f * strides[1] + 2 * ti * strides[2]
+            row = _row(dout, strides, r, TH, f, 0)
             _split_row(row, out_w, 0, halves, halves + TW, TW)
-            if 2 * ti + 1 < out_h:
+            if 2 * (r % TH) + 1 < out_h:
                 _split_row(row + strides[2], out_w, 0, halves + 2 * TW, halves + 3 * TW, TW)
                 _a_tile_row(halves, halves + TW, halves + 2 * TW, halves + 3 * TW,
                             dm + f * row_len + (r - r0) * TW, step, TW)
@@ -374,10 +401,9 @@ def _output_tiles_adjoint(
     dout : (N, F, H', W'); dm : (16, F, >= P) to fill
     """
     cdef Py_ssize_t F = dout.shape[1], out_h = dout.shape[2], out_w = dout.shape[3]
-    _check_rows(dout.strides[3], sizeof(floating), out_w, "dout")
     _check_rows(dm.strides[2], sizeof(floating), dm.shape[2], "dm")
-    cdef Py_ssize_t[3] strides = [dout.strides[0] // sizeof(floating), dout.strides[1] // sizeof(floating),
-                                  dout.strides[2] // sizeof(floating)]
+    cdef Py_ssize_t[3] strides
+    _image_strides(dout.strides, out_w, sizeof(floating), "dout", strides)
     dtype = np.float32 if floating is float else np.float64
     cdef Py_ssize_t TW = (out_w + 1) // 2
     cdef floating[::1] halves = np.empty(4 * TW, dtype=dtype)  # the tile's two rows, even and odd
@@ -400,21 +426,19 @@ cdef void _input_tiles_adjoint_impl(
     Py_ssize_t* strides, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t TH, Py_ssize_t TW,
     real_ptr g,
 ) noexcept nogil:
-    cdef Py_ssize_t c, r, n, ti, u, h, j
+    cdef Py_ssize_t c, r, u, h, j
     cdef real_ptr src
     for c in range(C):
         for r in range(r0, r1):
-            n = r // TH
-            ti = r - n * TH
             src = dv + c * row_len + (r - r0) * TW
             for j in range(4):  # g[u][j]: row u of B dV, column j
                 _b_rows(src + j * step, src + (4 + j) * step, src + (8 + j) * step, src + (12 + j) * step,
                         g + j * TW, g + (4 + j) * TW, g + (8 + j) * TW, g + (12 + j) * TW, TW)
             for u in range(4):
-                h = 2 * ti - pad + u
+                h = 2 * (r % TH) - pad + u
                 if 0 <= h < H:
                     _b_cols_add(g + 4 * u * TW, g + (4 * u + 1) * TW, g + (4 * u + 2) * TW, g + (4 * u + 3) * TW,
-                                dx + n * strides[0] + c * strides[1] + h * strides[2], W, pad, TW)
+                                _row(dx, strides, r, TH, c, u - pad), W, pad, TW)
 
 
 def _input_tiles_adjoint(
@@ -424,13 +448,10 @@ def _input_tiles_adjoint(
 
     dv : (16, C, >= P); dx : (N, C, H, W), added to (tiles overlap, and so do blocks)
     """
-    cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3]
-    cdef Py_ssize_t out_h, out_w, TH, TW
-    out_h, out_w, TH, TW = tile_grid(H, W, pad)
-    _check_rows(dx.strides[3], sizeof(floating), W, "dx")
+    cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], TH, TW
+    cdef Py_ssize_t[3] strides
+    TH, TW = _input_grid(dx.shape, dx.strides, pad, sizeof(floating), "dx", strides)
     _check_rows(dv.strides[2], sizeof(floating), dv.shape[2], "dv")
-    cdef Py_ssize_t[3] strides = [dx.strides[0] // sizeof(floating), dx.strides[1] // sizeof(floating),
-                                  dx.strides[2] // sizeof(floating)]
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] g = np.empty(16 * TW, dtype=dtype)  # B dV of a tile row, row by row
     with nogil:
