@@ -68,18 +68,21 @@ _forced_pool_path: contextvars.ContextVar[str | None] = contextvars.ContextVar("
 #   as 4 filters it still was.
 _WINOGRAD_MIN_CHANNELS = 8
 _WINOGRAD_MIN_FILTERS = 4
-# - Whole-batch columns no larger than this share of the thread's cache (cache_bytes()) stay in
-#   cache from the forward to the backward pass, and keeping them beats unfolding each block
-#   again; beyond it the blocked path won (up to 1.25x at 60 MB of columns).
-_IM2COL_CACHE_SHARE = 0.5
+# - Whole-batch columns up to twice the thread's cache (cache_bytes()) mostly stay in cache from
+#   the forward to the backward pass, and keeping them beats unfolding each block again: there
+#   the two paths were within 15% of each other either way. With 3.6 to 6 times the cache
+#   (60 MB and 105 MB of columns, 16.5 MB of cache) the blocked path won by 1.1x to 1.25x.
+_IM2COL_MAX_CACHES = 2
 # - A block's working set takes this share of the thread's cache: blocks of 1/16 to 1/4 of it ran
 #   within a few percent of each other, larger ones fell out of cache between the steps, smaller
 #   ones made narrow GEMMs. Winograd's blocks hold more arrays per tile and liked 1/4 to 1/2.
 _BLOCKED_CACHE_SHARE = 0.125
 _WINOGRAD_CACHE_SHARE = 0.25
-# - BLAS runs narrow GEMMs far below its peak: at least this many columns (output pixels or
-#   tiles) per block however small the cache.
-_MIN_BLOCK_COLUMNS = 256
+# - BLAS runs narrow GEMMs far below its peak, whatever the cache: at least this many columns
+#   per im2col block (with 288 rows, 256 columns took 1.4x the time of 1024 to 8192) and tiles
+#   per Winograd block (128 tiles took 1.2x the time of 256 to 1024).
+_MIN_BLOCK_COLUMNS = 1024
+_MIN_BLOCK_TILES = 256
 
 
 @contextlib.contextmanager
@@ -123,7 +126,7 @@ def auto_conv_path(
     -------
     ``"winograd"`` for 3x3 filters at stride 1 with at least ``_WINOGRAD_MIN_CHANNELS`` input
     channels and ``_WINOGRAD_MIN_FILTERS`` filters; otherwise ``"im2col"`` when the whole batch's
-    columns take at most ``_IM2COL_CACHE_SHARE`` of the thread's cache, ``"blocked"`` beyond.
+    columns take at most ``_IM2COL_MAX_CACHES`` times the thread's cache, ``"blocked"`` beyond.
     """
     n, c, h, wid = x_shape
     f, _, hh, ww = w_shape
@@ -132,7 +135,7 @@ def auto_conv_path(
         return "winograd"
     out_h, out_w = _out_size(h, hh, pad, stride), _out_size(wid, ww, pad, stride)
     cols_bytes = (c * hh * ww + 1) * n * out_h * out_w * np.dtype(dtype).itemsize
-    return "im2col" if cols_bytes <= _IM2COL_CACHE_SHARE * cache_bytes() else "blocked"
+    return "im2col" if cols_bytes <= _IM2COL_MAX_CACHES * cache_bytes() else "blocked"
 
 
 def conv_forward_fast(
@@ -156,7 +159,7 @@ def conv_forward_fast(
         receptive fields plus a row of ones, on the ``"im2col"`` path only (None otherwise)
     """
     stride, pad = conv_param["stride"], conv_param["pad"]
-    x, w, b = _as_float_arrays(x, w, b)
+    x, w, b = _as_float_arrays(x, w, b, layout="rows")  # x may be a conv's transposed output
     if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] or b.shape != w.shape[:1]:
         raise ValueError(
             f"expected x (N, C, H, W), w (F, C, HH, WW) and b (F,), "
@@ -293,12 +296,12 @@ def _winograd_block_rows(x: np.ndarray, f: int, out_w: int) -> int:
 
     A block's backward working set is 16 transformed values per tile of the input, of its
     gradient (``C`` channels each) and of ``dout`` (``f``): as many tile rows as fit in
-    ``_WINOGRAD_CACHE_SHARE`` of the thread's cache, but at least ``_MIN_BLOCK_COLUMNS`` tiles.
+    ``_WINOGRAD_CACHE_SHARE`` of the thread's cache, but at least ``_MIN_BLOCK_TILES`` tiles.
     """
     tiles_per_row = (out_w + 1) // 2
     per_row = 16 * (2 * x.shape[1] + f) * x.itemsize * tiles_per_row
     budget_rows = int(_WINOGRAD_CACHE_SHARE * cache_bytes()) // per_row
-    return max(1, budget_rows, -(-_MIN_BLOCK_COLUMNS // tiles_per_row))
+    return max(1, budget_rows, -(-_MIN_BLOCK_TILES // tiles_per_row))
 
 
 def _check_winograd(w_shape: tuple[int, ...], stride: int) -> None:
@@ -323,7 +326,7 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict[str, int]) -> tuple[np
         the memory order of ``x``'s axes, which ``dx`` gets too
     """
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    (x,) = _as_float_arrays(x, contiguous=False)  # any layout (a conv's output is transposed)
+    (x,) = _as_float_arrays(x, layout="any")  # a conv's output is transposed
     if x.ndim != 4:
         raise ValueError(f"expected x (N, C, H, W), got shape {x.shape}")
     path = _forced_pool_path.get() or "general"
@@ -355,7 +358,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: Cache) -> np.ndarray:
         (ReLU's) then combines two arrays of one layout, and a conv's backward takes it as is
     """
     _, x_shape, pool_param, argmax, axes = cache
-    (dout,) = _as_float_arrays(dout, contiguous=False)
+    (dout,) = _as_float_arrays(dout)
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     dx = np.empty(tuple(x_shape[axis] for axis in axes), dtype=dout.dtype).transpose(np.argsort(axes))
     return _fastconv.max_pool_backward(dout, argmax, *x_shape[2:], ph, pw, stride, out=dx)
@@ -412,13 +415,18 @@ def _out_size(size: int, kernel: int, pad: int, stride: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def _as_float_arrays(*arrays: np.ndarray, contiguous: bool = True) -> tuple[np.ndarray, ...]:
-    """The arrays in their common numpy dtype (at least float32; float32 stays float32), C-contiguous
-    unless ``contiguous`` is False, copying only where needed: the Cython kernels take float32 or
-    float64 C-contiguous arrays."""
+def _as_float_arrays(*arrays: np.ndarray, layout: str = "C") -> tuple[np.ndarray, ...]:
+    """The arrays in their common numpy dtype (at least float32; float32 stays float32), copying
+    only where needed to give them ``layout``: ``"C"`` (C-contiguous), ``"rows"`` (a contiguous
+    last axis, what the conv kernels walk with a pointer) or ``"any"``."""
     arrays = tuple(np.asarray(a) for a in arrays)
     dtype = np.result_type(*arrays, np.float32)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"expected float32 or float64 arrays, got {dtype}")
-    convert = np.ascontiguousarray if contiguous else np.asarray
-    return tuple(convert(a, dtype=dtype) for a in arrays)
+    arrays = tuple(a.astype(dtype, copy=False) for a in arrays)
+    if layout == "C":
+        return tuple(np.ascontiguousarray(a) for a in arrays)
+    if layout == "rows":
+        return tuple(a if a.ndim == 0 or a.shape[-1] < 2 or a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+                     for a in arrays)
+    return arrays

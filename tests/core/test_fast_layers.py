@@ -85,6 +85,7 @@ def small_blocks(monkeypatch):
     """Blocks of one or two output rows (or tile rows): every block boundary case on small inputs."""
     monkeypatch.setattr(fast_layers, "cache_bytes", lambda: 1)
     monkeypatch.setattr(fast_layers, "_MIN_BLOCK_COLUMNS", 2)
+    monkeypatch.setattr(fast_layers, "_MIN_BLOCK_TILES", 2)
 
 
 def _conv_inputs(rng, shape, dtype=np.float64):
@@ -295,9 +296,9 @@ def test_auto_conv_path_follows_the_shape_rules(monkeypatch, x_shape, w_shape, c
     assert auto_conv_path(x_shape, w_shape, conv_param, np.float32) == path
 
 
-def test_auto_conv_path_keeps_whole_batch_columns_as_long_as_they_fit_the_cache(monkeypatch):
-    shapes = ((100, 3, 32, 32), (32, 3, 5, 5), {"stride": 1, "pad": 2})  # 30 MB of float32 columns
-    monkeypatch.setattr(fast_layers, "cache_bytes", lambda: 64 << 20)
+def test_auto_conv_path_keeps_whole_batch_columns_up_to_twice_the_cache(monkeypatch):
+    shapes = ((100, 3, 32, 32), (32, 3, 5, 5), {"stride": 1, "pad": 2})  # 31 MB of float32 columns
+    monkeypatch.setattr(fast_layers, "cache_bytes", lambda: 24 << 20)
     assert auto_conv_path(*shapes, np.float32) == "im2col"
     assert auto_conv_path(*shapes, np.float64) == "blocked"
 
