@@ -136,18 +136,26 @@ cdef inline void _split_row(
 # coefficients are 0 and +-1, so the products are exact.
 
 cdef inline void _bt_tile_row(
-    real_ptr ae, real_ptr ao, real_ptr be, real_ptr bo, real_ptr sign,
+    real_ptr ae, real_ptr ao, real_ptr be, real_ptr bo, bint subtract,
     real_ptr v0, real_ptr v1, real_ptr v2, real_ptr v3, Py_ssize_t tiles,
 ) noexcept nogil:
-    """A row ``t = a + sign * b`` of ``B^T d`` (rows of ``d`` in even and odd halves), then ``t B``
-    across: positions ``v0..v3`` of each tile are ``t[0] - t[2], t[1] + t[2], t[2] - t[1],
-    t[1] - t[3]``, where tile ``k`` has the columns ``e[k], o[k], e[k + 1], o[k + 1]``."""
+    """A row ``t = a + b`` (or ``a - b``) of ``B^T d`` (rows of ``d`` in even and odd halves),
+    then ``t B`` across: positions ``v0..v3`` of each tile are ``t[0] - t[2], t[1] + t[2],
+    t[2] - t[1], t[1] - t[3]``, where tile ``k`` has the columns ``e[k], o[k], e[k + 1], o[k + 1]``.
+    ``subtract`` is a constant at every call, so each inlined copy has one of the two loops."""
     cdef Py_ssize_t k
-    for k in range(tiles):
-        v0[k] = (ae[k] + sign[0] * be[k]) - (ae[k + 1] + sign[0] * be[k + 1])
-        v1[k] = (ao[k] + sign[0] * bo[k]) + (ae[k + 1] + sign[0] * be[k + 1])
-        v2[k] = (ae[k + 1] + sign[0] * be[k + 1]) - (ao[k] + sign[0] * bo[k])
-        v3[k] = (ao[k] + sign[0] * bo[k]) - (ao[k + 1] + sign[0] * bo[k + 1])
+    if subtract:
+        for k in range(tiles):
+            v0[k] = (ae[k] - be[k]) - (ae[k + 1] - be[k + 1])
+            v1[k] = (ao[k] - bo[k]) + (ae[k + 1] - be[k + 1])
+            v2[k] = (ae[k + 1] - be[k + 1]) - (ao[k] - bo[k])
+            v3[k] = (ao[k] - bo[k]) - (ao[k + 1] - bo[k + 1])
+    else:
+        for k in range(tiles):
+            v0[k] = (ae[k] + be[k]) - (ae[k + 1] + be[k + 1])
+            v1[k] = (ao[k] + bo[k]) + (ae[k + 1] + be[k + 1])
+            v2[k] = (ae[k + 1] + be[k + 1]) - (ao[k] + bo[k])
+            v3[k] = (ao[k] + bo[k]) - (ao[k + 1] + bo[k + 1])
 
 
 cdef inline void _at_tile_row(
@@ -267,21 +275,16 @@ cdef inline void _b_cols_add(
 
 
 # ---------------------------------------------------------------- block transforms
-# Rows of B^T as (row a, row b, sign of b): t_i = d_a + sign * d_b.
-cdef Py_ssize_t[4][2] _BT_ROWS = [[0, 2], [1, 2], [2, 1], [1, 3]]
-_BT_SIGNS = np.array([-1.0, 1.0, -1.0, -1.0])
-
-
 cdef void _input_tiles_impl(
     real_ptr x, Py_ssize_t* strides, Py_ssize_t C, Py_ssize_t H, Py_ssize_t W, Py_ssize_t pad,
     Py_ssize_t TH, Py_ssize_t TW, Py_ssize_t r0, Py_ssize_t r1, real_ptr v, Py_ssize_t step, Py_ssize_t row_len,
-    real_ptr signs, real_ptr halves, real_ptr zeros,
+    real_ptr halves, real_ptr zeros,
 ) noexcept nogil:
     cdef real_ptr e[4]
     cdef real_ptr o[4]
-    cdef real_ptr dst
+    cdef real_ptr d
     cdef Py_ssize_t loaded[4]  # which input row (n * H + h) each of the four slots of halves holds
-    cdef Py_ssize_t c, r, n, u, h, i, a, b, slot
+    cdef Py_ssize_t c, r, n, u, h, slot
     for c in range(C):
         loaded[0] = loaded[1] = loaded[2] = loaded[3] = -1
         for r in range(r0, r1):
@@ -297,11 +300,13 @@ cdef void _input_tiles_impl(
                         loaded[slot] = n * H + h
                 else:
                     e[u], o[u] = zeros, zeros
-            dst = v + c * row_len + (r - r0) * TW
-            for i in range(4):
-                a, b = _BT_ROWS[i][0], _BT_ROWS[i][1]
-                _bt_tile_row(e[a], o[a], e[b], o[b], signs + i, dst + 4 * i * step,
-                             dst + (4 * i + 1) * step, dst + (4 * i + 2) * step, dst + (4 * i + 3) * step, TW)
+            d = v + c * row_len + (r - r0) * TW
+            # The rows of B^T: t_0 = d_0 - d_2, t_1 = d_1 + d_2, t_2 = d_2 - d_1, t_3 = d_1 - d_3.
+            _bt_tile_row(e[0], o[0], e[2], o[2], True, d, d + step, d + 2 * step, d + 3 * step, TW)
+            _bt_tile_row(e[1], o[1], e[2], o[2], False, d + 4 * step, d + 5 * step, d + 6 * step, d + 7 * step, TW)
+            _bt_tile_row(e[2], o[2], e[1], o[1], True, d + 8 * step, d + 9 * step, d + 10 * step, d + 11 * step, TW)
+            _bt_tile_row(e[1], o[1], e[3], o[3], True, d + 12 * step, d + 13 * step, d + 14 * step, d + 15 * step,
+                         TW)
 
 
 def _input_tiles(
@@ -316,7 +321,6 @@ def _input_tiles(
     TH, TW = _input_grid(x.shape, x.strides, pad, sizeof(floating), "x", strides)
     _check_rows(v.strides[2], sizeof(floating), v.shape[2], "v")
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] signs = _BT_SIGNS.astype(dtype)
     # Four input rows in even and odd halves of TW + 1 values; rows in the padding are zeros.
     cdef floating[::1] halves = np.empty(8 * (TW + 1), dtype=dtype)
     cdef floating[::1] zeros = np.zeros(TW + 1, dtype=dtype)
@@ -324,13 +328,11 @@ def _input_tiles(
         if floating is float:
             _input_tiles_impl(<float_ptr>&x[0, 0, 0, 0], strides, C, H, W, pad, TH, TW, r0, r1,
                               <float_ptr>&v[0, 0, 0], v.strides[0] // sizeof(floating),
-                              v.strides[1] // sizeof(floating), <float_ptr>&signs[0],
-                              <float_ptr>&halves[0], <float_ptr>&zeros[0])
+                              v.strides[1] // sizeof(floating), <float_ptr>&halves[0], <float_ptr>&zeros[0])
         else:
             _input_tiles_impl(<double_ptr>&x[0, 0, 0, 0], strides, C, H, W, pad, TH, TW, r0, r1,
                               <double_ptr>&v[0, 0, 0], v.strides[0] // sizeof(floating),
-                              v.strides[1] // sizeof(floating), <double_ptr>&signs[0],
-                              <double_ptr>&halves[0], <double_ptr>&zeros[0])
+                              v.strides[1] // sizeof(floating), <double_ptr>&halves[0], <double_ptr>&zeros[0])
 
 
 cdef void _output_tiles_impl(

@@ -180,11 +180,9 @@ def conv_forward_fast(
         blocks = _BlockColumns(x, w.shape, pad, stride)
         for r0, r1 in blocks.ranges:
             np.matmul(w_b, blocks.columns(r0, r1), out=out_cols[:, r0 * out_w : r1 * out_w])
-    elif path == "winograd":
+    else:
         _check_winograd(w.shape, stride)
         _winograd.conv_forward(x, w, b, pad, _winograd_block_rows(x, f, out_w), out)
-    else:
-        raise ValueError(f"unknown conv path {path!r}")
     return out, (path, x, w, b, conv_param, cols)
 
 
@@ -337,10 +335,8 @@ def max_pool_forward_fast(x: np.ndarray, pool_param: dict[str, int]) -> tuple[np
         if not (ph == pw == stride and h % ph == 0 and w % pw == 0):
             raise ValueError(f"the reshape path takes windows that tile the input, got {pool_param} on {(h, w)}")
         out, argmax = _tiled_max_pool(x, ph, pw)
-    elif path == "general":
-        out, argmax = _fastconv.max_pool_forward(x, ph, pw, stride)
     else:
-        raise ValueError(f"unknown pool path {path!r}")
+        out, argmax = _fastconv.max_pool_forward(x, ph, pw, stride)
     return out, (path, x.shape, pool_param, argmax, axes)
 
 
