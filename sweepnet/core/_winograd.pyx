@@ -18,10 +18,11 @@ the forward computed): ``dM = A dY A^T`` per output tile, ``dU[xi] = dM[xi] @ V[
 ``dw = G^T dU G``) and ``dV[xi] = U[xi]^T @ dM[xi]``, whose ``B dV B^T`` tiles add up into ``dx``.
 
 The entries of ``A``, ``B`` and ``G`` are 0, +-1 and +-1/2, exact in binary, so the transforms
-only reorder the sums: the float64 result agrees with the direct convolution to about 1e-15.
-In float32 the relative error (``||fast - naive_float64|| / ||naive_float64||``) is about 1e-7,
-a few times that of the float32 im2col path: measured by ``bench/conv.py`` and bounded in
-``tests/core/test_winograd.py``.
+only regroup the sums: in float64 every value agrees with the direct convolution to a relative
+1e-13 or better (the tests' bound is 1e-9, as for the other paths). In float32 the error against
+float64, ``||float32 - float64|| / ||float64||`` of out, dx, dw and db, was 1e-7 to 5e-7 on layers
+of 8 to 128 channels, within about 2x of the float32 im2col path's: printed per layer by
+``bench/conv.py`` and bounded at 1e-6 in ``tests/core/test_winograd.py``.
 
 The kernels work on blocks of *tile rows*: tile row ``r`` is row ``r % TH`` of the
 ``TH x TW = ceil(H'/2) x ceil(W'/2)`` output tiles of image ``r // TH``, and a block ``[r0, r1)``
@@ -69,8 +70,8 @@ cdef extern from *:
 
 # The kernels are written once for both (a restrict pointer type cannot be derived from the
 # ``floating`` of the memoryviews, so each wrapper casts its pointers to one of these). They
-# have no scalar of the element type: coefficients come as pointers into small arrays of it, so
-# float32 stays float32 (a C double would promote every product).
+# cannot name the element type, so they declare no scalar of it: every value stays float32 in
+# float32 (a C double in between would promote every sum).
 ctypedef fused real_ptr:
     float_ptr
     double_ptr

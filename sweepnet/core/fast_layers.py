@@ -68,6 +68,10 @@ _forced_pool_path: contextvars.ContextVar[str | None] = contextvars.ContextVar("
 #   as 4 filters it still was.
 _WINOGRAD_MIN_CHANNELS = 8
 _WINOGRAD_MIN_FILTERS = 4
+# - On narrow images a tile row is a few tiles, too short for the transforms' loops: with 8x8
+#   outputs (digits, 16 -> 32 channels) float32 Winograd ran 0.98x to 1.02x the speed of im2col,
+#   float64 (whose GEMMs cost twice as much) 1.2x. float32 takes it from this output width on.
+_WINOGRAD_MIN_WIDTH_FLOAT32 = 16
 # - Whole-batch columns up to twice the thread's cache (cache_bytes()) mostly stay in cache from
 #   the forward to the backward pass, and keeping them beats unfolding each block again: there
 #   the two paths were within 15% of each other either way. With 3.6 to 6 times the cache
@@ -125,15 +129,17 @@ def auto_conv_path(
     Returns
     -------
     ``"winograd"`` for 3x3 filters at stride 1 with at least ``_WINOGRAD_MIN_CHANNELS`` input
-    channels and ``_WINOGRAD_MIN_FILTERS`` filters; otherwise ``"im2col"`` when the whole batch's
-    columns take at most ``_IM2COL_MAX_CACHES`` times the thread's cache, ``"blocked"`` beyond.
+    channels and ``_WINOGRAD_MIN_FILTERS`` filters (and in float32 an output at least
+    ``_WINOGRAD_MIN_WIDTH_FLOAT32`` wide); otherwise ``"im2col"`` when the whole batch's columns
+    take at most ``_IM2COL_MAX_CACHES`` times the thread's cache, ``"blocked"`` beyond.
     """
     n, c, h, wid = x_shape
     f, _, hh, ww = w_shape
     stride, pad = conv_param["stride"], conv_param["pad"]
-    if hh == ww == 3 and stride == 1 and c >= _WINOGRAD_MIN_CHANNELS and f >= _WINOGRAD_MIN_FILTERS:
-        return "winograd"
     out_h, out_w = _out_size(h, hh, pad, stride), _out_size(wid, ww, pad, stride)
+    wide_enough = np.dtype(dtype) == np.float64 or out_w >= _WINOGRAD_MIN_WIDTH_FLOAT32
+    if hh == ww == 3 and stride == 1 and c >= _WINOGRAD_MIN_CHANNELS and f >= _WINOGRAD_MIN_FILTERS and wide_enough:
+        return "winograd"
     cols_bytes = (c * hh * ww + 1) * n * out_h * out_w * np.dtype(dtype).itemsize
     return "im2col" if cols_bytes <= _IM2COL_MAX_CACHES * cache_bytes() else "blocked"
 

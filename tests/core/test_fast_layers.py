@@ -283,7 +283,8 @@ def test_conv_fast_rejects_bad_windows(rng, conv_param, message):
     ("x_shape", "w_shape", "conv_param", "path"),
     [
         ((50, 32, 32, 32), (64, 32, 3, 3), {"stride": 1, "pad": 1}, "winograd"),
-        ((64, 8, 8, 8), (4, 8, 3, 3), {"stride": 1, "pad": 0}, "winograd"),
+        ((64, 8, 16, 16), (4, 8, 3, 3), {"stride": 1, "pad": 1}, "winograd"),
+        ((64, 16, 8, 8), (32, 16, 3, 3), {"stride": 1, "pad": 1}, "im2col"),  # too narrow in float32
         ((64, 4, 32, 32), (32, 4, 3, 3), {"stride": 1, "pad": 1}, "blocked"),  # too few channels
         ((64, 32, 32, 32), (2, 32, 3, 3), {"stride": 1, "pad": 1}, "blocked"),  # too few filters
         ((50, 32, 32, 32), (64, 32, 3, 3), {"stride": 2, "pad": 1}, "blocked"),
@@ -296,6 +297,12 @@ def test_auto_conv_path_follows_the_shape_rules(monkeypatch, x_shape, w_shape, c
     assert auto_conv_path(x_shape, w_shape, conv_param, np.float32) == path
 
 
+def test_auto_conv_path_takes_winograd_on_narrow_images_in_float64_only():
+    shapes = ((64, 16, 8, 8), (32, 16, 3, 3), {"stride": 1, "pad": 1})
+    assert auto_conv_path(*shapes, np.float32) != "winograd"
+    assert auto_conv_path(*shapes, np.float64) == "winograd"
+
+
 def test_auto_conv_path_keeps_whole_batch_columns_up_to_twice_the_cache(monkeypatch):
     shapes = ((100, 3, 32, 32), (32, 3, 5, 5), {"stride": 1, "pad": 2})  # 31 MB of float32 columns
     monkeypatch.setattr(fast_layers, "cache_bytes", lambda: 24 << 20)
@@ -304,7 +311,7 @@ def test_auto_conv_path_keeps_whole_batch_columns_up_to_twice_the_cache(monkeypa
 
 
 def test_conv_fast_takes_the_automatic_path_unless_one_is_forced(rng):
-    x, w, b = _conv_inputs(rng, (2, 8, 6, 6, 4, 3, 3))
+    x, w, b = _conv_inputs(rng, (2, 8, 6, 6, 4, 3, 3))  # float64: Winograd
     conv_param = {"stride": 1, "pad": 1}
     assert conv_forward_fast(x, w, b, conv_param)[1][0] == auto_conv_path(x.shape, w.shape, conv_param, x.dtype)
     with use_paths(conv="blocked"):
