@@ -324,8 +324,12 @@ def test_conv_fast_takes_the_automatic_path_unless_one_is_forced(rng):
 def test_forced_paths_hold_in_their_own_thread_only(rng):
     x, w, b = _conv_inputs(rng, (2, 8, 6, 6, 4, 3, 3))
     paths = []
+
+    def convolve() -> None:
+        paths.append(conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})[1][0])
+
     with use_paths(conv="im2col"):
-        thread = threading.Thread(target=lambda: paths.append(conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})[1][0]))
+        thread = threading.Thread(target=convolve)
         thread.start()
         thread.join()
     assert paths == ["winograd"]
