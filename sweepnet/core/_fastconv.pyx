@@ -17,20 +17,11 @@ the stride, and the padding is just zeros left in the buffer. All kernels take f
 
 from cython cimport floating
 
+from sweepnet.core._kernels cimport check_rows, double_ptr, float_ptr, real_ptr
+
 import numpy as np
 
 __all__ = ["col2im", "im2col", "max_pool_backward", "max_pool_forward"]
-
-
-cdef extern from *:
-    # Pointers that promise not to overlap (C99 restrict, in Cython's portable spelling): the
-    # copies below are a few dozen values long, too short to pay for checking for overlap first.
-    ctypedef float* float_ptr "float * CYTHON_RESTRICT"
-    ctypedef double* double_ptr "double * CYTHON_RESTRICT"
-
-ctypedef fused real_ptr:
-    float_ptr
-    double_ptr
 
 
 cdef inline void _copy_restrict(real_ptr dst, real_ptr src, Py_ssize_t n, bint add) noexcept nogil:
@@ -131,13 +122,6 @@ cdef inline void _gather_row(
                 dst[q * stride] = src[q]
 
 
-cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t width, str name) except -1:
-    """The kernels walk rows with a pointer: the last axis must be contiguous."""
-    if width > 1 and stride != itemsize:
-        raise ValueError(f"{name} must have a contiguous last axis")
-    return 0
-
-
 def _row_range(rows, Py_ssize_t total):
     """``rows`` as a checked ``(r0, r1)`` within ``[0, total]``; all rows when None."""
     if rows is None:
@@ -178,14 +162,14 @@ def im2col(
     cdef Py_ssize_t r0, r1
     r0, r1 = _row_range(rows, N * out_h)
     cdef Py_ssize_t phase_len = (W + 2 * pad + stride - 1) // stride
-    _check_rows(x.strides[3], sizeof(floating), W, "x")
+    check_rows(x.strides[3], sizeof(floating), W, "x")
     dtype = np.float32 if floating is float else np.float64
     shape = (C * HH * WW, (r1 - r0) * out_w)
     cols_array = np.empty(shape, dtype=dtype) if out is None else out
     if cols_array.shape != shape or cols_array.dtype != dtype:
         raise ValueError(f"out must be a {np.dtype(dtype).name} array of shape {shape}")
     cdef floating[:, :] cols = cols_array
-    _check_rows(cols.strides[1], sizeof(floating), shape[1], "out")
+    check_rows(cols.strides[1], sizeof(floating), shape[1], "out")
     cdef floating[::1] buf = np.zeros(stride * phase_len, dtype=dtype)  # its padding stays zero
     cdef Py_ssize_t[:, ::1] plan = _phase_plan(W, pad, stride, phase_len)
     cdef Py_ssize_t[::1] kw_start = _kernel_starts(WW, stride, phase_len)
@@ -254,7 +238,7 @@ def col2im(
         raise ValueError(
             f"cols has shape {(cols.shape[0], cols.shape[1])}, expected {(C * HH * WW, (r1 - r0) * out_w)}"
         )
-    _check_rows(cols.strides[1], sizeof(floating), cols.shape[1], "cols")
+    check_rows(cols.strides[1], sizeof(floating), cols.shape[1], "cols")
     if accumulate and out is None:
         raise ValueError("col2im of a range of rows adds to out: pass out")
     dtype = np.float32 if floating is float else np.float64
@@ -262,7 +246,7 @@ def col2im(
     if dx_array.shape != (N, C, H, W) or dx_array.dtype != dtype:
         raise ValueError(f"out must be a {np.dtype(dtype).name} array of shape {(N, C, H, W)}")
     cdef floating[:, :, :, :] dx = dx_array
-    _check_rows(dx.strides[3], sizeof(floating), W, "out")
+    check_rows(dx.strides[3], sizeof(floating), W, "out")
     cdef floating[::1] buf = np.empty(stride * phase_len, dtype=dtype)
     cdef Py_ssize_t[:, ::1] plan = _phase_plan(W, pad, stride, phase_len)
     cdef Py_ssize_t[::1] kw_start = _kernel_starts(WW, stride, phase_len)

@@ -36,6 +36,8 @@ loop over the tiles of a row is a plain vectorisable loop. All kernels take floa
 
 from cython cimport floating
 
+from sweepnet.core._kernels cimport check_rows, double_ptr, float_ptr, real_ptr
+
 import numpy as np
 
 from sweepnet.core._workspace import reusable
@@ -61,27 +63,9 @@ def tile_grid(Py_ssize_t height, Py_ssize_t width, Py_ssize_t pad):
     return out_h, out_w, (out_h + 1) // 2, (out_w + 1) // 2
 
 
-cdef extern from *:
-    # Pointers that promise not to overlap any other (C99 restrict, in Cython's portable
-    # spelling): without that promise gcc vectorises a loop over many arrays only after checking
-    # every pair for overlap at run time, and gives up beyond ten pairs.
-    ctypedef float* float_ptr "float * CYTHON_RESTRICT"
-    ctypedef double* double_ptr "double * CYTHON_RESTRICT"
-
-# The kernels are written once for both (a restrict pointer type cannot be derived from the
-# ``floating`` of the memoryviews, so each wrapper casts its pointers to one of these). They
-# cannot name the element type, so they declare no scalar of it: every value stays float32 in
-# float32 (a C double in between would promote every sum).
-ctypedef fused real_ptr:
-    float_ptr
-    double_ptr
-
-
-cdef int _check_rows(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t width, str name) except -1:
-    """The kernels walk rows with a pointer: the last axis must be contiguous."""
-    if width > 1 and stride != itemsize:
-        raise ValueError(f"{name} must have a contiguous last axis")
-    return 0
+# The kernels work on restrict pointers (real_ptr, from _kernels.pxd) and cannot name the
+# element type, so they declare no scalar of it: every value stays float32 in float32 (a C double
+# in between would promote every sum).
 
 
 cdef int _image_strides(
@@ -89,7 +73,7 @@ cdef int _image_strides(
 ) except -1:
     """The element strides of the first three axes of an (N, C, H, W) array with contiguous rows."""
     cdef Py_ssize_t axis
-    _check_rows(byte_strides[3], itemsize, width, name)
+    check_rows(byte_strides[3], itemsize, width, name)
     for axis in range(3):
         strides[axis] = byte_strides[axis] // itemsize
     return 0
@@ -320,7 +304,7 @@ def _input_tiles(
     cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], TH, TW
     cdef Py_ssize_t[3] strides
     TH, TW = _input_grid(x.shape, x.strides, pad, sizeof(floating), "x", strides)
-    _check_rows(v.strides[2], sizeof(floating), v.shape[2], "v")
+    check_rows(v.strides[2], sizeof(floating), v.shape[2], "v")
     dtype = np.float32 if floating is float else np.float64
     # Four input rows in even and odd halves of TW + 1 values; rows in the padding are zeros.
     cdef floating[::1] halves = np.empty(8 * (TW + 1), dtype=dtype)
@@ -361,7 +345,7 @@ def _output_tiles(
     m : (16, F, >= P); bias : (F,); out : (N, F, H', W')
     """
     cdef Py_ssize_t F = out.shape[1], out_h = out.shape[2], out_w = out.shape[3]
-    _check_rows(m.strides[2], sizeof(floating), m.shape[2], "m")
+    check_rows(m.strides[2], sizeof(floating), m.shape[2], "m")
     cdef Py_ssize_t[3] strides
     _image_strides(out.strides, out_w, sizeof(floating), "out", strides)
     dtype = np.float32 if floating is float else np.float64
@@ -404,7 +388,7 @@ def _output_tiles_adjoint(
     dout : (N, F, H', W'); dm : (16, F, >= P) to fill
     """
     cdef Py_ssize_t F = dout.shape[1], out_h = dout.shape[2], out_w = dout.shape[3]
-    _check_rows(dm.strides[2], sizeof(floating), dm.shape[2], "dm")
+    check_rows(dm.strides[2], sizeof(floating), dm.shape[2], "dm")
     cdef Py_ssize_t[3] strides
     _image_strides(dout.strides, out_w, sizeof(floating), "dout", strides)
     dtype = np.float32 if floating is float else np.float64
@@ -454,7 +438,7 @@ def _input_tiles_adjoint(
     cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], TH, TW
     cdef Py_ssize_t[3] strides
     TH, TW = _input_grid(dx.shape, dx.strides, pad, sizeof(floating), "dx", strides)
-    _check_rows(dv.strides[2], sizeof(floating), dv.shape[2], "dv")
+    check_rows(dv.strides[2], sizeof(floating), dv.shape[2], "dv")
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] g = np.empty(16 * TW, dtype=dtype)  # B dV of a tile row, row by row
     with nogil:
