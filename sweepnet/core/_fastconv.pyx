@@ -1,8 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Cython kernels behind :mod:`sweepnet.core.fast_layers`: im2col, col2im and max pooling.
 
-im2col lays every receptive field of a whole batch out as one column, so that a convolution is a
-single GEMM ``w.reshape(F, -1) @ cols``::
+im2col lays every receptive field of a whole batch (or of a range of its output rows, a block)
+out as one column, so that a convolution is a single GEMM ``w.reshape(F, -1) @ cols``::
 
     cols[(c * HH + kh) * WW + kw, (n * H' + i) * W' + j] = x_pad[n, c, i * s + kh, j * s + kw]
 
@@ -12,7 +12,8 @@ version split into ``s`` phases, ``buf[p % s, p // s] = x_pad_row[p]``. In that 
 ``W'`` inputs read by kernel column ``kw`` (padded positions ``j * s + kw``) are one contiguous
 run, so every copy (im2col) and every accumulation (col2im) is a plain vectorisable loop whatever
 the stride, and the padding is just zeros left in the buffer. All kernels take float32 and float64
-(the ``floating`` fused type) and run without the GIL.
+(the ``floating`` fused type) and run without the GIL; im2col and col2im walk rows (the last axis)
+with a pointer, so those must be contiguous, and pooling takes any strides.
 """
 
 from cython cimport floating
@@ -175,7 +176,6 @@ def im2col(
     cdef Py_ssize_t[::1] kw_start = _kernel_starts(WW, stride, phase_len)
     cdef Py_ssize_t c, n, h, kh, kw, i, j, i_lo, i_hi, first
     cdef floating* dst
-    cdef const floating* src
     with nogil:
         for c in range(C):
             for n in range(r0 // out_h, (r1 + out_h - 1) // out_h):
@@ -252,10 +252,9 @@ def col2im(
     cdef Py_ssize_t[::1] kw_start = _kernel_starts(WW, stride, phase_len)
     cdef Py_ssize_t c, n, h, kh, kw, i, j, first_kh, first_i, i_lo, i_hi, first, h_lo, h_hi
     cdef floating* dst
-    cdef const floating* src
     with nogil:
         # Each row of dx is summed in the row buffer from all its (kh, kw) contributions and
-        # written (or added) once, so dx needs no zeroing and is never re-read.
+        # written once (added to once, for a range of rows), so dx needs no zeroing.
         for c in range(C):
             for n in range(r0 // out_h, (r1 + out_h - 1) // out_h):
                 i_lo, i_hi = max(r0 - n * out_h, 0), min(r1 - n * out_h, out_h)
