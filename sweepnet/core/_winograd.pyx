@@ -79,6 +79,23 @@ cdef int _image_strides(
     return 0
 
 
+cdef int _check_block(
+    Py_ssize_t* shape, Py_ssize_t* byte_strides, Py_ssize_t itemsize, Py_ssize_t channels,
+    Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t rows, Py_ssize_t TW, str name,
+) except -1:
+    """Tile rows ``[r0, r1)`` within the ``rows`` of the batch, and a block buffer of shape
+    ``(16, channels, >= P)`` with contiguous rows for their ``P = (r1 - r0) * TW`` tiles: the
+    kernels write or read all of it through pointers."""
+    if not 0 <= r0 <= r1 <= rows:
+        raise ValueError(f"tile rows must satisfy 0 <= r0 <= r1 <= {rows}, got {(r0, r1)}")
+    if shape[0] != 16 or shape[1] != channels or shape[2] < (r1 - r0) * TW:
+        raise ValueError(
+            f"{name} must have shape (16, {channels}, >= {(r1 - r0) * TW}), got {(shape[0], shape[1], shape[2])}"
+        )
+    check_rows(byte_strides[2], itemsize, shape[2], name)
+    return 0
+
+
 cdef tuple _input_grid(
     Py_ssize_t* shape, Py_ssize_t* byte_strides, Py_ssize_t pad, Py_ssize_t itemsize, str name, Py_ssize_t* strides,
 ):
@@ -304,7 +321,7 @@ def _input_tiles(
     cdef Py_ssize_t C = x.shape[1], H = x.shape[2], W = x.shape[3], TH, TW
     cdef Py_ssize_t[3] strides
     TH, TW = _input_grid(x.shape, x.strides, pad, sizeof(floating), "x", strides)
-    check_rows(v.strides[2], sizeof(floating), v.shape[2], "v")
+    _check_block(v.shape, v.strides, sizeof(floating), C, r0, r1, x.shape[0] * TH, TW, "v")
     dtype = np.float32 if floating is float else np.float64
     # Four input rows in even and odd halves of TW + 1 values; rows in the padding are zeros.
     cdef floating[::1] halves = np.empty(8 * (TW + 1), dtype=dtype)
@@ -345,11 +362,14 @@ def _output_tiles(
     m : (16, F, >= P); bias : (F,); out : (N, F, H', W')
     """
     cdef Py_ssize_t F = out.shape[1], out_h = out.shape[2], out_w = out.shape[3]
-    check_rows(m.strides[2], sizeof(floating), m.shape[2], "m")
+    cdef Py_ssize_t TH = (out_h + 1) // 2, TW = (out_w + 1) // 2
+    _check_block(m.shape, m.strides, sizeof(floating), F, r0, r1, out.shape[0] * TH, TW, "m")
+    if bias.shape[0] != F:
+        raise ValueError(f"bias must have shape ({F},), got ({bias.shape[0]},)")
     cdef Py_ssize_t[3] strides
     _image_strides(out.strides, out_w, sizeof(floating), "out", strides)
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[::1] y = np.empty(4 * ((out_w + 1) // 2), dtype=dtype)  # two output rows, even and odd
+    cdef floating[::1] y = np.empty(4 * TW, dtype=dtype)  # two output rows, even and odd
     with nogil:
         if floating is float:
             _output_tiles_impl(<float_ptr>&m[0, 0, 0], m.strides[0] // sizeof(floating),
@@ -388,11 +408,11 @@ def _output_tiles_adjoint(
     dout : (N, F, H', W'); dm : (16, F, >= P) to fill
     """
     cdef Py_ssize_t F = dout.shape[1], out_h = dout.shape[2], out_w = dout.shape[3]
-    check_rows(dm.strides[2], sizeof(floating), dm.shape[2], "dm")
+    cdef Py_ssize_t TH = (out_h + 1) // 2, TW = (out_w + 1) // 2
+    _check_block(dm.shape, dm.strides, sizeof(floating), F, r0, r1, dout.shape[0] * TH, TW, "dm")
     cdef Py_ssize_t[3] strides
     _image_strides(dout.strides, out_w, sizeof(floating), "dout", strides)
     dtype = np.float32 if floating is float else np.float64
-    cdef Py_ssize_t TW = (out_w + 1) // 2
     cdef floating[::1] halves = np.empty(4 * TW, dtype=dtype)  # the tile's two rows, even and odd
     cdef floating[::1] zeros = np.zeros(2 * TW, dtype=dtype)  # the missing second row of an odd H'
     with nogil:
@@ -438,7 +458,7 @@ def _input_tiles_adjoint(
     cdef Py_ssize_t C = dx.shape[1], H = dx.shape[2], W = dx.shape[3], TH, TW
     cdef Py_ssize_t[3] strides
     TH, TW = _input_grid(dx.shape, dx.strides, pad, sizeof(floating), "dx", strides)
-    check_rows(dv.strides[2], sizeof(floating), dv.shape[2], "dv")
+    _check_block(dv.shape, dv.strides, sizeof(floating), C, r0, r1, dx.shape[0] * TH, TW, "dv")
     dtype = np.float32 if floating is float else np.float64
     cdef floating[::1] g = np.empty(16 * TW, dtype=dtype)  # B dV of a tile row, row by row
     with nogil:
@@ -483,8 +503,15 @@ def _tile_buffer(Py_ssize_t channels, Py_ssize_t tiles, dtype):
     )
 
 
+def _expect_shape(name, array, shape):
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(array.shape)}")
+
+
 def _blocks(Py_ssize_t rows, Py_ssize_t block_rows):
     """``(r0, r1)`` of consecutive blocks of at most ``block_rows`` tile rows."""
+    if block_rows < 1:
+        raise ValueError(f"need block_rows >= 1, got {block_rows}")
     return [(r0, min(r0 + block_rows, rows)) for r0 in range(0, rows, block_rows)]
 
 
@@ -505,7 +532,10 @@ def conv_forward(x, w, b, Py_ssize_t pad, Py_ssize_t block_rows, out):
     """
     n, c, height, width = x.shape
     f = w.shape[0]
-    _, _, th, tw = tile_grid(height, width, pad)
+    out_h, out_w, th, tw = tile_grid(height, width, pad)
+    _expect_shape("w", w, (f, c, 3, 3))
+    _expect_shape("b", b, (f,))
+    _expect_shape("out", out, (n, f, out_h, out_w))
     u = _filter_transform(w)
     block = min(block_rows, n * th) * tw
     v = _tile_buffer(c, block, x.dtype)
@@ -533,7 +563,10 @@ def conv_backward(dout, x, w, Py_ssize_t pad, Py_ssize_t block_rows, dx):
     """
     n, c, height, width = x.shape
     f = w.shape[0]
-    _, _, th, tw = tile_grid(height, width, pad)
+    out_h, out_w, th, tw = tile_grid(height, width, pad)
+    _expect_shape("w", w, (f, c, 3, 3))
+    _expect_shape("dout", dout, (n, f, out_h, out_w))
+    _expect_shape("dx", dx, x.shape)
     u = _filter_transform(w)
     u_t = u.transpose(0, 2, 1)  # (16, C, F); matmul hands the transpose to BLAS, no copy
     block = min(block_rows, n * th) * tw

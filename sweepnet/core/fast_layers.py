@@ -210,16 +210,19 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     stride, pad = conv_param["stride"], conv_param["pad"]
     f, _, hh, ww = w.shape
     k = w[0].size
+    out_shape = (x.shape[0], f, _out_size(x.shape[2], hh, pad, stride), _out_size(x.shape[3], ww, pad, stride))
+    dout = np.asarray(dout)
+    if dout.shape != out_shape:  # the kernels index dout by the forward's sizes
+        raise ValueError(f"expected dout of shape {out_shape}, the forward's output, got {dout.shape}")
     dx = reusable(x.shape, x.dtype)
     if path == "winograd":
-        dout = np.asarray(dout)
         if dout.dtype != x.dtype or (dout.shape[3] > 1 and dout.strides[3] != dout.itemsize):
             dout = _copy(dout, x.dtype)
         return _winograd.conv_backward(dout, x, w, pad, _winograd_block_rows(x, f, dout.shape[3]), dx)
-    dout_cols = np.asarray(dout).transpose(1, 0, 2, 3)  # (F, N, H', W')
+    dout_cols = dout.transpose(1, 0, 2, 3)  # (F, N, H', W')
     if not (dout_cols.flags.c_contiguous and dout_cols.dtype == x.dtype):  # it is when dout has out's layout
         dout_cols = _copy(dout_cols, x.dtype)
-    out_w = dout_cols.shape[3]
+    out_w = out_shape[3]
     dout_cols = dout_cols.reshape(f, -1)  # (F, N*H'*W')
     w_cols = w.reshape(f, k)
     if path == "im2col":
@@ -230,7 +233,7 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
         dw_db = np.zeros((f, k + 1), dtype=x.dtype)
         dx[...] = 0  # the blocks add up in it
         blocks = _BlockColumns(x, w.shape, pad, stride)
-        dcols = reusable((k, blocks.ranges[0][1] * out_w), x.dtype)
+        dcols = reusable((k, blocks.width), x.dtype)
         for r0, r1 in blocks.ranges:
             dout_block = dout_cols[:, r0 * out_w : r1 * out_w]
             dw_db += dout_block @ blocks.columns(r0, r1).T
@@ -262,9 +265,10 @@ def _columns(x: np.ndarray, w_shape: tuple[int, ...], pad: int, stride: int) -> 
 class _BlockColumns:
     """The ``"blocked"`` path's blocks of output rows and their columns, one block at a time.
 
-    ``ranges`` are the ``(r0, r1)`` of the blocks (output rows of all images, in order);
-    ``columns(r0, r1)`` unfolds one, plus a row of ones, into a buffer that every block reuses,
-    so the returned ``(C*HH*WW + 1, (r1 - r0) * W')`` view is valid until the next call.
+    ``ranges`` are the ``(r0, r1)`` of the blocks (output rows of all images, in order) and
+    ``width`` the columns of the largest; ``columns(r0, r1)`` unfolds one, plus a row of ones,
+    into a buffer that every block reuses, so the returned ``(C*HH*WW + 1, (r1 - r0) * W')`` view
+    is valid until the next call.
     """
 
     def __init__(self, x: np.ndarray, w_shape: tuple[int, ...], pad: int, stride: int) -> None:
@@ -274,7 +278,8 @@ class _BlockColumns:
         self._out_w = _out_size(x.shape[3], w_shape[3], pad, stride)
         rows, step = x.shape[0] * out_h, _block_rows(self._k, w_shape[0], self._out_w, x.dtype)
         self.ranges = [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
-        self._buffer = reusable((self._k + 1, min(step, rows) * self._out_w), x.dtype)
+        self.width = min(step, rows) * self._out_w
+        self._buffer = reusable((self._k + 1, self.width), x.dtype)
         self._buffer[self._k] = 1
 
     def columns(self, r0: int, r1: int) -> np.ndarray:
