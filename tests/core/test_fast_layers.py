@@ -1,6 +1,7 @@
-"""Tests of sweepnet.core.fast_layers and its Cython core: every conv and pool path against the naive
-layers (float64, 1e-9), numerical gradients, float32, ties in pooling, torch, the choice of path,
-and the error when the extension is missing."""
+"""Tests of sweepnet.core.fast_layers and its Cython core: every conv path (im2col, blocked,
+Winograd) and pool path against the naive layers in float64 and float32, numerical gradients,
+torch, the contracts every path keeps, the automatic choice of path, concurrent threads, and the
+error when the extension is missing. The Winograd core's own transforms: test_winograd.py."""
 
 from __future__ import annotations
 
@@ -34,12 +35,22 @@ from sweepnet.core.layers import (
     max_pool_forward_naive,
 )
 
+# Fast vs naive in float64, every path: largest elementwise relative error. Winograd keeps it too:
+# its transforms' entries (0, +-1, +-1/2) are exact in binary and only regroup the sums (1e-13 here).
 NAIVE_TOL = 1e-9
 GRAD_TOL = 1e-7
+# float32 vs the float64 naive conv, ||fast - naive|| / ||naive|| of out, dx, dw and db: float32
+# rounds to 6e-8, and sums of up to 600 products here round that many times. Every path, Winograd
+# included (its transforms add a few roundings per value), measured 1.5e-7 to 6e-7 on these layers.
+FLOAT32_TOL = 2e-6
 
-# (N, C, H, W, F, HH, WW): odd and non-square inputs and kernels, 1x1 kernels, kernels as large as the input.
+# (N, C, H, W, F, HH, WW): odd and non-square inputs and kernels, batch 1, 1x1 kernels, kernels as
+# large as the input, and 3x3 kernels (the Winograd path's) down to inputs smaller than a tile.
 CONV_SHAPES = [
     (2, 3, 7, 7, 4, 3, 3),
+    (1, 4, 5, 8, 3, 3, 3),
+    (3, 2, 6, 9, 2, 3, 3),
+    (2, 5, 1, 2, 3, 3, 3),
     (3, 2, 9, 6, 5, 3, 2),
     (1, 4, 5, 8, 3, 1, 1),
     (2, 1, 6, 7, 2, 4, 3),
@@ -50,12 +61,25 @@ CONV_CASES = [
     for shape, stride, pad in itertools.product(CONV_SHAPES, (1, 2), (0, 1, 2))
     if shape[2] + 2 * pad >= shape[5] and shape[3] + 2 * pad >= shape[6]
 ]
-# Every case on every path that can compute it (Winograd: 3x3 filters at stride 1).
-CONV_PATH_CASES = [
-    (shape, stride, pad, path)
-    for (shape, stride, pad), path in itertools.product(CONV_CASES, CONV_PATHS)
-    if path != "winograd" or (shape[5:] == (3, 3) and stride == 1)
-]
+
+
+def _path_cases(cases):
+    """Each ``(shape, stride, pad)`` on every path that can compute it (Winograd: 3x3 at stride 1)."""
+    return [
+        (shape, stride, pad, path)
+        for (shape, stride, pad), path in itertools.product(cases, CONV_PATHS)
+        if path != "winograd" or (shape[5:] == (3, 3) and stride == 1)
+    ]
+
+
+CONV_PATH_CASES = _path_cases(CONV_CASES)
+# Layers with the channel counts of real nets, where float32 sums are long.
+FLOAT32_PATH_CASES = _path_cases([
+    ((3, 32, 9, 8, 5, 3, 3), 1, 1),
+    ((1, 16, 7, 6, 8, 3, 3), 1, 0),
+    ((2, 64, 5, 5, 4, 3, 3), 1, 2),
+    ((2, 8, 9, 9, 3, 5, 5), 2, 2),
+])
 # (x shape, pool_height, pool_width, stride, whether the windows tile the input: the "reshape" path)
 POOL_CASES = [
     ((2, 3, 8, 8), 2, 2, 2, True),
@@ -93,6 +117,10 @@ def _conv_inputs(rng, shape, dtype=np.float64):
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
     weights = rng.standard_normal((f, c, hh, ww)).astype(dtype)
     return x, weights, rng.standard_normal(f).astype(dtype)
+
+
+def _norm_error(got, want) -> float:
+    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
 
 
 def _pool_param(ph, pw, stride):
@@ -182,28 +210,36 @@ def test_row_ranges_are_checked(rng):
 
 
 @pytest.mark.parametrize(("shape", "stride", "pad", "path"), CONV_PATH_CASES)
-def test_conv_fast_matches_naive(rng, small_blocks, shape, stride, pad, path):
+def test_conv_fast_matches_naive_in_float64(rng, small_blocks, shape, stride, pad, path):
     x, w, b = _conv_inputs(rng, shape)
     conv_param = {"stride": stride, "pad": pad}
     with use_paths(conv=path):
         out, cache = conv_forward_fast(x, w, b, conv_param)
     naive_out, naive_cache = conv_forward_naive(x, w, b, conv_param)
     assert cache[0] == path
-    assert out.shape == naive_out.shape
-    assert out.transpose(1, 0, 2, 3).flags.c_contiguous  # the GEMM's (F, N, H', W') result, not copied
-    assert rel_error(out, naive_out) < NAIVE_TOL
     dout = rng.standard_normal(out.shape)
-    dout_like_out = np.empty_like(out)  # out's layout: what an elementwise op on out gives back
-    dout_like_out[...] = dout
-    naive_grads = conv_backward_naive(dout, naive_cache)
-    for given in (dout, dout_like_out, dout[..., ::-1].copy()[..., ::-1]):
-        for fast, naive in zip(conv_backward_fast(given, cache), naive_grads):
-            assert fast.shape == naive.shape
-            assert rel_error(fast, naive) < NAIVE_TOL
+    fast = (out, *conv_backward_fast(dout, cache))
+    for got, want in zip(fast, (naive_out, *conv_backward_naive(dout, naive_cache))):
+        assert got.shape == want.shape and got.dtype == np.float64
+        assert rel_error(got, want) < NAIVE_TOL
+
+
+@pytest.mark.parametrize(("shape", "stride", "pad", "path"), FLOAT32_PATH_CASES)
+def test_conv_fast_in_float32_stays_float32_and_within_float32_rounding(rng, small_blocks, shape, stride, pad, path):
+    x, w, b = _conv_inputs(rng, shape)
+    conv_param = {"stride": stride, "pad": pad}
+    expected, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(expected.shape)
+    with use_paths(conv=path):
+        out, cache = conv_forward_fast(*(a.astype(np.float32) for a in (x, w, b)), conv_param)
+    fast = (out, *conv_backward_fast(dout.astype(np.float32), cache))
+    for got, want in zip(fast, (expected, *conv_backward_naive(dout, naive_cache))):
+        assert got.dtype == np.float32
+        assert _norm_error(got, want) < FLOAT32_TOL
 
 
 @pytest.mark.parametrize("path", CONV_PATHS)
-@pytest.mark.parametrize(("shape", "pad"), [((2, 3, 5, 6, 3, 3, 3), 1), ((2, 2, 7, 6, 2, 3, 3), 2)])
+@pytest.mark.parametrize(("shape", "pad"), [((2, 3, 5, 6, 3, 3, 3), 1), ((1, 2, 7, 6, 2, 3, 3), 2)])
 def test_conv_fast_numerical_gradients(rng, small_blocks, shape, pad, path):
     x, w, b = _conv_inputs(rng, shape)
     conv_param = {"stride": 1 if path == "winograd" else 2, "pad": pad}
@@ -220,24 +256,35 @@ def test_conv_fast_numerical_gradients(rng, small_blocks, shape, pad, path):
         assert rel_error(grad, expected) < GRAD_TOL
 
 
-# float32 error of each path against the float64 naive conv, ||fast - naive|| / ||naive|| over
-# out, dx, dw and db, on a layer with 32 input channels (the Winograd transforms add a few
-# roundings per value; bench/conv.py prints the same measure for its layers).
-FLOAT32_ERROR = {"im2col": 1e-6, "blocked": 1e-6, "winograd": 2e-6}
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_fast_output_is_a_transposed_view_of_the_gemm_layout(rng, path):
+    # API.md: the output of every path is (N, F, H', W') laid out as (F, N, H', W') in memory.
+    x, w, b = _conv_inputs(rng, (2, 8, 6, 5, 4, 3, 3))
+    with use_paths(conv=path):
+        out, _ = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    assert out.shape == (2, 4, 6, 5) and not out.flags.c_contiguous
+    assert out.transpose(1, 0, 2, 3).flags.c_contiguous
 
 
 @pytest.mark.parametrize("path", CONV_PATHS)
-def test_conv_fast_float32_stays_float32_and_is_within_its_error_bound(rng, small_blocks, path):
-    x, w, b = _conv_inputs(rng, (3, 32, 9, 8, 5, 3, 3))
-    conv_param = {"stride": 1 if path == "winograd" else 2, "pad": 1}
-    expected, naive_cache = conv_forward_naive(x, w, b, conv_param)
-    dout = rng.standard_normal(expected.shape)
+def test_conv_backward_fast_takes_dout_in_any_layout_and_dtype(rng, path):
+    x, w, b = _conv_inputs(rng, (2, 8, 6, 5, 4, 3, 3))
+    conv_param = {"stride": 1, "pad": 1}
     with use_paths(conv=path):
-        out32, cache32 = conv_forward_fast(*(a.astype(np.float32) for a in (x, w, b)), conv_param)
-    grads32 = conv_backward_fast(dout.astype(np.float32), cache32)
-    for got, want in zip((out32, *grads32), (expected, *conv_backward_naive(dout, naive_cache))):
-        assert got.dtype == np.float32
-        assert np.linalg.norm(got - want) < FLOAT32_ERROR[path] * np.linalg.norm(want)
+        out, cache = conv_forward_fast(x, w, b, conv_param)
+    _, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    like_out = np.empty_like(out)  # out's layout: what an elementwise op on out gives back
+    like_out[...] = dout
+    reversed_rows = dout[..., ::-1].copy()[..., ::-1]  # no contiguous axis
+    expected = conv_backward_naive(dout, naive_cache)
+    for given in (dout, like_out, reversed_rows, np.asfortranarray(dout)):
+        for got, want in zip(conv_backward_fast(given, cache), expected):
+            assert rel_error(got, want) < NAIVE_TOL
+    dout32 = dout.astype(np.float32)  # cast to x's float64: computed as the same values in float64
+    for got, want in zip(conv_backward_fast(dout32, cache), conv_backward_naive(dout32.astype(np.float64),
+                                                                                naive_cache)):
+        assert got.dtype == np.float64 and rel_error(got, want) < NAIVE_TOL
 
 
 @pytest.mark.parametrize("path", CONV_PATHS)
@@ -247,16 +294,79 @@ def test_conv_fast_takes_read_only_and_non_contiguous_inputs(rng, path):
     expected, naive_cache = conv_forward_naive(x, w, b, conv_param)
     x_view = np.asfortranarray(x)
     x_view.setflags(write=False)
+    w_view = np.ascontiguousarray(w[..., ::-1])[..., ::-1]  # reversed rows: copied for the kernels
     with use_paths(conv=path):
-        out, cache = conv_forward_fast(x_view, w, b, conv_param)
+        out, cache = conv_forward_fast(x_view, w_view, b, conv_param)
         # The next layer's input is often the previous conv's transposed output.
         chained, _ = conv_forward_fast(np.maximum(out, 0), np.ones((2, 4, 3, 3)), np.zeros(2), conv_param)
     assert rel_error(out, expected) < NAIVE_TOL
     assert rel_error(chained, conv_forward_naive(np.maximum(expected, 0), np.ones((2, 4, 3, 3)), np.zeros(2),
                                                  conv_param)[0]) < NAIVE_TOL
-    dout = np.ones_like(out)[:, :, ::-1]  # a reversed view as dout
-    dx, _, _ = conv_backward_fast(dout, cache)
-    assert rel_error(dx, conv_backward_naive(dout, naive_cache)[0]) < NAIVE_TOL
+    for got, want in zip(conv_backward_fast(np.ones_like(out), cache),
+                         conv_backward_naive(np.ones_like(out), naive_cache)):
+        assert rel_error(got, want) < NAIVE_TOL
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_fast_leaves_its_inputs_unchanged(rng, path):
+    x, w, b = _conv_inputs(rng, (2, 8, 6, 5, 4, 3, 3))
+    dout = rng.standard_normal((2, 4, 6, 5))
+    copies = [a.copy() for a in (x, w, b, dout)]
+    with use_paths(conv=path):
+        _, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    conv_backward_fast(dout, cache)
+    for array, copy in zip((x, w, b, dout), copies):
+        np.testing.assert_array_equal(array, copy)
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_fast_results_are_not_overwritten_by_later_calls(rng, path):
+    # The large arrays live on recycled memory (_workspace): what a caller still holds is never reused.
+    shape = (8, 16, 32, 32, 16, 3, 3)  # out and dx of 1 MiB, columns of 9.5 MB: all pooled
+    conv_param = {"stride": 1, "pad": 1}
+    x, w, b = _conv_inputs(rng, shape)
+    dout = rng.standard_normal((8, 16, 32, 32))
+    with use_paths(conv=path):
+        out, cache = conv_forward_fast(x, w, b, conv_param)
+        held = (out, *conv_backward_fast(dout, cache))
+        copies = [a.copy() for a in held]
+        for _ in range(3):
+            other_out, other_cache = conv_forward_fast(-x, w, b, conv_param)
+            conv_backward_fast(-dout, other_cache)
+    for array, copy in zip(held, copies):
+        np.testing.assert_array_equal(array, copy)
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_backward_fast_gives_the_same_gradients_twice_from_one_cache(rng, path):
+    x, w, b = _conv_inputs(rng, (2, 8, 6, 5, 4, 3, 3))
+    with use_paths(conv=path):
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    dout = rng.standard_normal(out.shape)
+    first = [a.copy() for a in conv_backward_fast(dout, cache)]
+    for got, want in zip(conv_backward_fast(dout, cache), first):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_fast_of_an_empty_batch(rng, path):
+    x, w, b = _conv_inputs(rng, (0, 8, 6, 5, 4, 3, 3))
+    with use_paths(conv=path):
+        out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    dx, dw, db = conv_backward_fast(np.zeros(out.shape), cache)
+    assert out.shape == (0, 4, 6, 5) and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros(w.shape))
+    np.testing.assert_array_equal(db, np.zeros(4))
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+@pytest.mark.parametrize("dout_shape", [(1, 4, 6, 5), (3, 4, 6, 5), (2, 4, 7, 5), (2, 3, 6, 5)])
+def test_conv_backward_fast_rejects_a_dout_of_another_shape(rng, path, dout_shape):
+    x, w, b = _conv_inputs(rng, (2, 8, 6, 5, 4, 3, 3))
+    with use_paths(conv=path):
+        _, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
+    with pytest.raises(ValueError, match=r"expected dout of shape \(2, 4, 6, 5\)"):
+        conv_backward_fast(np.ones(dout_shape), cache)
 
 
 def test_conv_fast_rejects_mismatched_channels(rng):
@@ -274,6 +384,35 @@ def test_conv_fast_rejects_bad_windows(rng, conv_param, message):
     x, w, b = _conv_inputs(rng, (1, 1, 3, 3, 1, 5, 5))
     with pytest.raises(ValueError, match=message):
         conv_forward_fast(x, w, b, conv_param)
+
+
+def test_conv_fast_is_right_in_concurrent_threads(rng):
+    # Trials may share a process (threads): each thread recycles its own memory, and the kernels
+    # run without the GIL, so the paths run truly at once here, on arrays large enough to be pooled.
+    conv_param = {"stride": 1, "pad": 1}
+    jobs = []
+    for path in CONV_PATHS * 2:
+        x, w, b = _conv_inputs(rng, (8, 16, 32, 32, 16, 3, 3))
+        dout = rng.standard_normal((8, 16, 32, 32))
+        out, cache = conv_forward_naive(x, w, b, conv_param)
+        jobs.append((path, x, w, b, dout, (out, *conv_backward_naive(dout, cache))))
+    start = threading.Barrier(len(jobs))
+    errors: list[float] = []
+
+    def convolve(path, x, w, b, dout, expected) -> None:
+        start.wait(timeout=60)
+        with use_paths(conv=path):
+            for _ in range(3):
+                out, cache = conv_forward_fast(x, w, b, conv_param)
+                got = (out, *conv_backward_fast(dout, cache))
+                errors.append(max(rel_error(g, e) for g, e in zip(got, expected)))
+
+    threads = [threading.Thread(target=convolve, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(errors) == 3 * len(jobs) and max(errors) < NAIVE_TOL
 
 
 # --------------------------------------------------------------------------- choice of path
@@ -448,18 +587,33 @@ def test_max_pool_fast_rejects_a_window_larger_than_the_input(rng):
 
 
 @pytest.mark.parametrize("path", CONV_PATHS)
-@pytest.mark.parametrize(("shape", "pad"), [((2, 3, 9, 8, 4, 3, 3), 1), ((2, 9, 7, 7, 3, 3, 3), 2)])
-def test_conv_fast_matches_torch(torch, rng, small_blocks, shape, pad, path):
+@pytest.mark.parametrize(("shape", "pad"), [((2, 3, 9, 8, 4, 3, 3), 1), ((2, 16, 7, 7, 8, 3, 3), 2)])
+def test_conv_fast_matches_torch_in_float64(torch, rng, small_blocks, shape, pad, path):
+    ours, theirs = _conv_and_torch_conv(torch, rng, shape, pad, path, np.float64)
+    for got, want in zip(ours, theirs):
+        assert rel_error(got, want) < NAIVE_TOL
+
+
+@pytest.mark.parametrize("path", CONV_PATHS)
+def test_conv_fast_matches_torch_in_float32(torch, rng, small_blocks, path):
+    ours, theirs = _conv_and_torch_conv(torch, rng, (3, 32, 9, 8, 8, 3, 3), 1, path, np.float32)
+    for got, want in zip(ours, theirs):
+        assert got.dtype == want.dtype == np.float32
+        assert _norm_error(got, want) < 2 * FLOAT32_TOL  # both within FLOAT32_TOL of the exact result
+
+
+def _conv_and_torch_conv(torch, rng, shape, pad, path, dtype):
+    """out, dx, dw, db of conv_forward/backward_fast on ``path`` and of torch's conv2d, in ``dtype``."""
     stride = 1 if path == "winograd" else 2
-    x, w, b = _conv_inputs(rng, shape)
+    x, w, b = _conv_inputs(rng, shape, dtype)
     with use_paths(conv=path):
         out, cache = conv_forward_fast(x, w, b, {"stride": stride, "pad": pad})
-    dout = rng.standard_normal(out.shape)
+    dout = rng.standard_normal(out.shape).astype(dtype)
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     t_out = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=pad)
     t_out.backward(torch.tensor(dout))
-    for ours, theirs in zip((out, *conv_backward_fast(dout, cache)), (t_out, tx.grad, tw.grad, tb.grad)):
-        assert rel_error(ours, theirs.detach().numpy()) < NAIVE_TOL
+    theirs = (t_out.detach().numpy(), tx.grad.numpy(), tw.grad.numpy(), tb.grad.numpy())
+    return (out, *conv_backward_fast(dout, cache)), theirs
 
 
 @pytest.mark.parametrize(("shape", "ph", "pw", "stride", "tiled", "path"), POOL_PATH_CASES)

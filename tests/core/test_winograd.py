@@ -153,3 +153,43 @@ def test_float32_error_against_float64_naive_is_that_of_a_few_roundings(rng):
     for got, want in zip((out, *grads), (expected, *conv_backward_naive(dout, cache))):
         assert got.dtype == np.float32
         assert np.linalg.norm(got - want) < 1e-6 * np.linalg.norm(want)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"w": (4, 2, 3, 3)}, r"w must have shape \(4, 3, 3, 3\)"), ({"b": (3,)}, r"b must have shape \(4,\)"),
+     ({"out": (2, 4, 5, 6)}, r"out must have shape \(2, 4, 6, 6\)"), ({"block_rows": 0}, "block_rows >= 1")],
+)
+def test_conv_forward_rejects_arrays_of_other_shapes(rng, change, message):
+    shapes = {"w": (4, 3, 3, 3), "b": (4,), "out": (2, 4, 6, 6)} | change
+    arrays = {name: rng.standard_normal(shape) for name, shape in shapes.items() if name != "block_rows"}
+    with pytest.raises(ValueError, match=message):
+        _winograd.conv_forward(rng.standard_normal((2, 3, 6, 6)), arrays["w"], arrays["b"], 1,
+                               change.get("block_rows", 2), arrays["out"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"dout": (1, 4, 6, 6)}, r"dout must have shape \(2, 4, 6, 6\)"),
+     ({"dx": (2, 3, 6, 5)}, r"dx must have shape \(2, 3, 6, 6\)")],
+)
+def test_conv_backward_rejects_arrays_of_other_shapes(rng, change, message):
+    shapes = {"dout": (2, 4, 6, 6), "dx": (2, 3, 6, 6)} | change
+    with pytest.raises(ValueError, match=message):
+        _winograd.conv_backward(rng.standard_normal(shapes["dout"]), rng.standard_normal((2, 3, 6, 6)),
+                                rng.standard_normal((4, 3, 3, 3)), 1, 2, np.empty(shapes["dx"]))
+
+
+def test_block_kernels_check_their_buffers_and_tile_rows(rng):
+    # x (2, 3, 6, 6) with pad 1: 3 x 3 tiles per image, 6 tile rows in all, 3 tiles per row.
+    x, out = rng.standard_normal((2, 3, 6, 6)), np.empty((2, 4, 6, 6))
+    with pytest.raises(ValueError, match=r"v must have shape \(16, 3, >= 6\)"):
+        _winograd._input_tiles(x, 1, 0, 2, np.empty((16, 3, 5)))
+    with pytest.raises(ValueError, match=r"tile rows must satisfy 0 <= r0 <= r1 <= 6"):
+        _winograd._input_tiles(x, 1, 4, 7, np.empty((16, 3, 9)))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        _winograd._output_tiles(np.empty((16, 4, 9)), np.zeros(3), 0, 3, out)
+    with pytest.raises(ValueError, match=r"dm must have shape \(16, 4, >= 9\)"):
+        _winograd._output_tiles_adjoint(out, 0, 3, np.empty((16, 3, 9)))
+    with pytest.raises(ValueError, match=r"dv must have shape \(16, 3, >= 9\)"):
+        _winograd._input_tiles_adjoint(np.empty((16, 3, 8)), 1, 0, 3, np.zeros_like(x))
