@@ -16,9 +16,9 @@ today" is the gain over it; "vs torch" is the time over ``torch.nn.functional.co
 and backward; "vs BLAS-only" the time over the *BLAS-only limit*, the im2col GEMMs alone (what an
 im2col implementation takes if unfolding the columns cost nothing: a goal below it is out of reach
 on this machine for im2col, not for Winograd); "f32 error" is ``||float32 - float64|| / ||float64||``
-over out, dx, dw and db. Today's paths run on this version's kernels, whose im2col and col2im
-copy faster than before: the "vs today" ratios slightly understate the gain over the code of the
-earlier versions.
+over out, dx, dw and db. Today's paths run on this version's kernels (whose im2col and col2im
+walk rows differently); timed once against a build of the earlier code in one process, the
+classic net took the same time with either, within 2%.
 
 Two numpy baselines share the classic ``as_strided`` im2col + GEMM forward. Their backwards make
 the same two GEMMs and differ in col2im: the classic one is ``col2im_indices`` of the CS231n
