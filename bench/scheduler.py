@@ -23,7 +23,15 @@ train_acc, val_acc, lr), with tracking off and on; ``(wall on - wall off) / 400`
 2 ms. (Trials shorter than the writer's work per trial, ~0.07 s here, cannot hide it: the
 200-trial line with tracking on shows that case.)
 
-Part 2 -- speed-up. An 18-point MLP grid on ``digits`` (learning rate x regularisation x
+Part 2 -- marginal cost of a trivial trial, tracking on. Sweeps of N1 and N2 trials that
+return at once (one epoch reported), through ``run_sweep`` recording to a new SQLite store, and
+through Ray Tune; the marginal cost per trial is ``(wall(N2) - wall(N1)) / (N2 - N1)``, so
+start-up costs cancel out (sweepnet's wall time includes writing every run: ``run_sweep``
+returns when the store has them). Goal: sweepnet's at most a quarter of Ray Tune's. Also the
+tracker's writer alone, sustained runs/s on SQLite, against the baseline commit
+(``bench/tracking.py``'s measurement; goal: at least 5x).
+
+Part 3 -- speed-up. An 18-point MLP grid on ``digits`` (learning rate x regularisation x
 weight scale of a [100, 100] net, trials of a few seconds each) end to end through
 ``run_sweep`` -- Ray started inside the timed region, as ``sweepnet sweep`` does (it stops
 when the process exits, after the results are out) -- against the
@@ -32,7 +40,7 @@ cores. Also printed: each phase's trial seconds summed, and the share of the swe
 the slots spent running trials -- what the scheduler loses, apart from the machine's speed
 drifting between the two phases (the same trials' times differ by 10% from run to run here).
 
-Run (``--part overhead`` or ``--part speedup`` for one part)::
+Run (``--part overhead``, ``--part marginal`` or ``--part speedup`` for one part)::
 
     .venv/bin/python bench/scheduler.py
 """
@@ -69,6 +77,8 @@ SLEEP_GOAL = 1.05
 SPEEDUP_GOAL = 1.7
 TRACKING_GOAL_MS = 2.0
 TRACKED_EPOCHS = 10
+MARGINAL = (100, 400)  # trial counts whose difference gives the marginal cost
+MARGINAL_GOAL = 0.25  # sweepnet's marginal cost per trivial trial, at most this share of Ray Tune's
 
 SLEEP_SWEEP = """\
 name: bench-sleep
@@ -239,13 +249,15 @@ def speedup() -> Speedup:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--part", choices=("overhead", "speedup"), help="run only one part")
+    parser.add_argument("--part", choices=("overhead", "marginal", "speedup"), help="run only one part")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other work skews the figures)")
     verdicts = []
-    if args.part != "speedup":
+    if args.part in (None, "overhead"):
         verdicts += _overhead_part()
-    if args.part != "overhead":
+    if args.part in (None, "marginal"):
+        verdicts += _marginal_part()
+    if args.part in (None, "speedup"):
         verdicts += _speedup_part()
     print()
     for goal, met in verdicts:
@@ -287,6 +299,49 @@ def _tracking_cost(store: str) -> tuple[str, bool]:
     print(f"\n{trials} trials of {seconds:g} s in {TRACKED_EPOCHS} epochs: tracking off {off:.2f} s, on {on:.2f} s")
     print(f"  tracking adds {per_epoch_ms:.2f} ms per trial-epoch")
     return f"tracking adds <= {TRACKING_GOAL_MS:g} ms per trial-epoch", per_epoch_ms <= TRACKING_GOAL_MS
+
+
+def _marginal_part() -> list[tuple[str, bool]]:
+    """Marginal cost per trivial trial, tracking on vs Ray Tune; the tracker's writer vs the baseline."""
+    from threadpoolctl import threadpool_info
+
+    blas = ", ".join(f"{info['internal_api']} {info.get('architecture', '')}" for info in threadpool_info())
+    print(f"\nmarginal cost of a trivial trial ({MARGINAL[1]} - {MARGINAL[0]} trials, {SLOTS} slots; BLAS {blas})")
+    costs = {}
+    with tempfile.TemporaryDirectory() as tracking_dir:
+        runs: dict[str, Callable[[int], Timing]] = {
+            "sweepnet (tracking on)": lambda n: sweepnet_sleeps(n, 0.0, f"sqlite:///{Path(tracking_dir) / f'm{n}.db'}"),
+            "ray tune (reuse_actors)": lambda n: tune_sleeps(n, 0.0),
+        }
+        for name, run in runs.items():
+            _on_fresh_ray(functools.partial(run, 2))  # imports and first-use costs, paid once per process
+            walls = [_on_fresh_ray(functools.partial(run, count))[0] for count in MARGINAL]
+            costs[name] = (walls[1] - walls[0]) / (MARGINAL[1] - MARGINAL[0]) * 1000
+            print(f"  {name:<26} {walls[0]:6.2f} s, {walls[1]:6.2f} s -> {costs[name]:5.1f} ms/trial")
+    ratio = costs["sweepnet (tracking on)"] / costs["ray tune (reuse_actors)"]
+    print(f"  sweepnet with tracking: {ratio:.2f} of Ray Tune's marginal cost per trial")
+    verdicts = [(f"tracked trivial trial <= {MARGINAL_GOAL:g} of Ray Tune's marginal cost", ratio <= MARGINAL_GOAL)]
+    writer = _tracking_bench()
+    with tempfile.TemporaryDirectory() as folder:
+        rate = writer.sustained(lambda count: f"sqlite:///{Path(folder) / f'new-{count}.db'}")
+        tree = writer.baseline_tree(writer.DEFAULT_BASELINE, Path(folder))
+        line = f"  the tracker's writer alone, SQLite, sustained: {rate:.1f} runs/s"
+        if tree is None:
+            print(f"{line} (baseline {writer.DEFAULT_BASELINE} not available: no git checkout)")
+            return verdicts
+        base = writer.sustained(lambda count: f"sqlite:///{Path(folder) / f'base-{count}.db'}", tree)
+        print(f"{line}; {writer.DEFAULT_BASELINE}: {base:.1f} runs/s -> {rate / base:.1f}x")
+    return [*verdicts, (f"SQLite writer >= {writer.GOAL:g}x {writer.DEFAULT_BASELINE}", rate / base >= writer.GOAL)]
+
+
+def _tracking_bench():
+    """``bench/tracking.py`` as a module (its writer measurement)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_tracking", Path(__file__).with_name("tracking.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _speedup_part() -> list[tuple[str, bool]]:

@@ -7,7 +7,7 @@ The CLI prints it without a traceback and exits with status 2.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "PluginError", "SweepnetError"]
+__all__ = ["ConfigError", "DataError", "PluginError", "SweepnetError", "SweepnetWarning"]
 
 
 class SweepnetError(Exception):
@@ -36,3 +36,10 @@ class PluginError(SweepnetError):
 
 class DataError(SweepnetError):
     """A data set cannot be found, read or verified; the message names the file or directory."""
+
+
+class SweepnetWarning(UserWarning):
+    """Something the user should know that stops nothing, e.g. a plugin that was skipped.
+
+    ``str()`` is one line; the CLI prints it as ``sweepnet: warning: <message>``.
+    """

@@ -4,8 +4,11 @@ Plugins implement hooks as functions of the same name marked with :data:`sweepne
 a hook implementation may accept any subset of the arguments below. See ``docs/plugins.md``.
 
 Registration hooks are called once per process, when :func:`sweepnet.pluginmanager.get_registries`
-first builds the registries (on the driver and in every worker). Lifecycle hooks are called by
-the scheduler on the driver only, never inside a trial's worker.
+first builds the registries (on the driver and in every worker); a third-party plugin whose
+registration hook raises is skipped, named in a warning. Lifecycle hooks are called by the
+scheduler on the driver only, never inside a trial's worker, each plugin's implementation on its
+own (:class:`sweepnet.lifecycle.LifecycleHooks`): one that raises is reported once and disabled
+for the rest of the sweep.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def sweepnet_register_optimizers(registry: Registry) -> None:
 
 @hookspec
 def sweepnet_register_datasets(registry: Registry) -> None:
-    """Add data sets: ``registry.add("spiral", Spiral)`` with ``Spiral`` a ``sweepnet.data.DatasetPlugin`` subclass."""
+    """Add data sets: ``registry.add("spiral", Spiral)`` with ``Spiral`` a ``DatasetPlugin`` subclass."""
 
 
 @hookspec

@@ -16,6 +16,11 @@ and initialised from a list of layer specs before any training::
 
 Shapes ``in_shape`` / ``out_shape`` exclude the batch dimension: an image layer sees ``(C, H, W)``
 while its ``x`` is ``(N, C, H, W)``. Options are keyword arguments validated by ``Options``.
+
+A layer whose test-mode output depends on more than its parameters (batchnorm's running
+statistics) names those arrays in :meth:`Layer.state` and takes them back in
+:meth:`Layer.load_state`: the Solver restores them with the parameters of the best epoch, and a
+saved model keeps them.
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ class Layer(ABC):
     example_shapes : input shapes (without batch) the conformance kit checks the layer at.
 
     State that is not trained (batchnorm running statistics, a dropout generator) lives on the
-    instance, so build one instance per place the layer is used.
+    instance, so build one instance per place the layer is used. The part of it that
+    test-mode :meth:`forward` reads is exposed by :meth:`state` / :meth:`load_state`.
     """
 
     Options: ClassVar[type[BaseModel]] = NoOptions
@@ -119,6 +125,30 @@ class Layer(ABC):
         dx : (N, *in_shape), gradient with respect to ``x``.
         grads : name -> gradient for each parameter, shaped like it.
         """
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays besides ``params`` that test-mode :meth:`forward` reads, name -> array.
+
+        For batchnorm its ``running_mean`` and ``running_var``; the default, for layers whose
+        test-mode output depends on their parameters alone, is ``{}``. Return copies (or arrays
+        the layer never writes into again): the Solver keeps them as the best epoch's state.
+        Randomness used in train mode only (a dropout generator) is not state.
+        """
+        return {}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        """Make the layer's state what :meth:`state` returned, e.g. when restoring the best epoch.
+
+        ``state`` may lack arrays that :meth:`state` would return now (a snapshot taken before the
+        first training step): then the layer goes back to having none, as after ``init_params``.
+
+        Raises
+        ------
+        ValueError
+            for a name the layer does not know.
+        """
+        if state:
+            raise ValueError(f"{type(self).__name__} has no state, got {', '.join(sorted(state))}")
 
     def __repr__(self) -> str:
         options = ", ".join(f"{key}={value!r}" for key, value in self.options.model_dump().items())

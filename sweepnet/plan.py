@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sweepnet.conformance import check_sweep_components
 from sweepnet.data import Dataset, DatasetMeta, DataSpec, load_dataset
 from sweepnet.errors import ConfigError
 from sweepnet.overrides import apply_overrides, parse_override
@@ -41,6 +42,7 @@ from sweepnet.schema import (
     SweepConfig,
     Tracking,
     TrialSetup,
+    check_plot_params,
     component_at,
     parse_component_options,
     parse_named,
@@ -150,6 +152,7 @@ class SweepPlan:
         self.tracking: Tracking = base.tracking
         self.config = _with_spaces(base, raw)
         self.space = SearchSpace(self.config)
+        check_plot_params(base.plots, self.space.leaves())
         self.max_epochs = max(setup.max_epochs for _, setup in self._setups)
         self.model_names = sorted({setup.model.name for _, setup in self._setups})
         self._metric, self._mode = base.metric, base.mode
@@ -253,7 +256,9 @@ class SweepPlan:
 
         The metric must be one that trials report for the data set's task, and the model of
         every probe point is built (initialisation only), so a layer stack that does not fit
-        the inputs or a loss that does not suit the task is a :class:`ConfigError` now.
+        the inputs or a loss that does not suit the task is a :class:`ConfigError` now. Before
+        that, every third-party layer and optimizer the sweep uses passes the conformance kit, or
+        :class:`~sweepnet.conformance.ConformanceError` names it.
         """
         self._data_meta = meta = dataset.meta
         with _located(self.source, self._override_paths):
@@ -263,6 +268,8 @@ class SweepPlan:
                     f"{self.metric!r} is not reported for the {meta.task} data set {meta.name!r}; "
                     f"use one of: {', '.join(METRICS[meta.task])}",
                 )
+            # Before any model is built: a plugin layer that crashes there is named, not a traceback.
+            check_sweep_components([setup for _, setup in self._setups], self.registries)
             built: set[str] = set()
             for probe, setup in self._setups:
                 key = json.dumps([setup.config.model, setup.config.solver.dtype], sort_keys=True, default=repr)

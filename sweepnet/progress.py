@@ -5,6 +5,11 @@ line every few seconds, so logs stay readable::
 
     with progress_for(console) as progress:
         progress.update(driver.status())
+        progress.recording(812)   # after the trials: "recording 812 trials..."
+
+While a sweep runs, :func:`sweepnet.scheduler.run_sweep` registers the display on the plugin
+manager as :data:`PROGRESS_PLUGIN` (as pytest's ``terminalreporter``), so the tracker can show
+its final flush on it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sweepnet.driver import SweepStatus
 from sweepnet.records import TrialState
 
-__all__ = ["LiveProgress", "PlainProgress", "SweepProgress", "describe", "progress_for"]
+__all__ = ["PROGRESS_PLUGIN", "LiveProgress", "PlainProgress", "SweepProgress", "describe", "progress_for"]
+
+PROGRESS_PLUGIN = "sweepnet.progress"
 
 
 def describe(status: SweepStatus) -> str:
@@ -41,6 +48,10 @@ class SweepProgress:
 
     def update(self, status: SweepStatus) -> None:
         """Show ``status`` (called after every batch of events; implementations throttle)."""
+
+    def recording(self, runs: int) -> None:
+        """Show that the trials are over and ``runs`` runs are still being written to the store
+        (called a few times a second; implementations throttle)."""
 
     def close(self) -> None:
         """Stop the display, leaving the last status on screen."""
@@ -76,6 +87,10 @@ class LiveProgress(SweepProgress):
             self._task = self._bar.add_task("trials", total=status.total, completed=status.finished, status="")
         self._bar.update(self._task, total=status.total, completed=status.finished, status=describe(status))
 
+    def recording(self, runs: int) -> None:
+        if self._task is not None:
+            self._bar.update(self._task, status=_recording(runs))
+
     def close(self) -> None:
         self._bar.stop()
 
@@ -100,6 +115,11 @@ class PlainProgress(SweepProgress):
         self._last = status
         if time.monotonic() - self._printed_at >= self._interval_s:
             self._print(status)
+
+    def recording(self, runs: int) -> None:
+        if time.monotonic() - self._printed_at >= self._interval_s:
+            self._printed, self._printed_at = _recording(runs), time.monotonic()
+            self._console.print(self._printed, highlight=False, markup=False, soft_wrap=True)
 
     def close(self) -> None:
         if self._last is not None:
@@ -127,6 +147,10 @@ class PlainProgress(SweepProgress):
 def progress_for(console: Console, *, interval_s: float = 5.0) -> SweepProgress:
     """A live bar on a terminal, plain periodic lines otherwise."""
     return LiveProgress(console) if console.is_terminal else PlainProgress(console, interval_s)
+
+
+def _recording(runs: int) -> str:
+    return f"recording {runs} trial{'s' if runs != 1 else ''}..."
 
 
 def _clock(seconds: float) -> str:

@@ -62,7 +62,12 @@ class TrialResult:
         (or ``val_rmse`` / ``test_rmse`` for regression; ``val_acc_mean`` / ``val_acc_std``
         for cross-validated trials).
     history : one dict per epoch (``epoch``, ``loss``, ``train_acc``, ``val_acc``, ``lr`` ...).
+    iteration_loss : ``(K, 2)`` float32 rows ``(iteration, loss)``: the training loss of every
+        iteration (1-based), evenly thinned to at most 1000 rows; None when not recorded.
     weights : the trained (best) parameters, name -> array; ``None`` when not kept.
+    model_state : what the model predicts with besides ``weights``, at the same epoch (batchnorm
+        running statistics, see :mod:`sweepnet.core.model_state`), name -> array; ``None`` when
+        not kept.
     error : traceback text of a FAILED trial, reason of a DIVERGED or KILLED one.
     node, worker : where its last attempt ran (Ray node, worker process).
     retries : how often it was re-run because its worker died.
@@ -78,6 +83,8 @@ class TrialResult:
     node: str | None = None
     worker: str | None = None
     retries: int = 0
+    model_state: dict[str, np.ndarray] | None = None
+    iteration_loss: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

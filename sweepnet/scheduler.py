@@ -22,10 +22,10 @@ import math
 import os
 import queue
 import re
-import signal
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -37,7 +37,8 @@ from ray.exceptions import RayError, RayTaskError
 from threadpoolctl import threadpool_limits
 
 from sweepnet.errors import ConfigError, SweepnetError
-from sweepnet.pluginmanager import get_plugin_manager, get_registries
+from sweepnet.interrupt import sigint_flag
+from sweepnet.pluginmanager import PluginManager, PluginWarning, get_plugin_manager, get_registries
 from sweepnet.records import TrialResult, TrialSpec, TrialState
 
 if TYPE_CHECKING:
@@ -86,9 +87,11 @@ def run_sweep(
         like Ray Tune, a sweep leaves Ray running for the next one (it stops when Python exits).
     max_concurrent : trials at once; None: ``plan.resources.max_concurrent``, else as many as the
         cluster's resources fit at ``resources.cpus_per_trial`` / ``gpus_per_trial`` each.
-    resume : continue the recorded sweep: finished trials are not run again.
+    resume : continue the recorded sweep: finished trials are not run again; when nothing is
+        left to run, the sweep's start and end hooks run without starting Ray.
     trial_fn : what a worker runs per trial; :func:`sweepnet.trial.run_trial` by default.
-    hook : the lifecycle hook relay; ``get_plugin_manager().hook`` by default.
+    hook : the lifecycle hook relay; by default the process-wide plugins' hooks, each plugin called
+        on its own (:class:`~sweepnet.lifecycle.LifecycleHooks`).
     progress : display fed with the sweep's status; none by default.
     dashboard : start Ray's dashboard (on 127.0.0.1) with a local instance.
 
@@ -100,11 +103,13 @@ def run_sweep(
     # Imported here, not at the top: a worker process imports this module for _TrialWorker and
     # boots faster without the driver's side (rich, the leaderboard).
     from sweepnet.driver import SweepDriver
+    from sweepnet.lifecycle import LifecycleHooks
     from sweepnet.progress import SweepProgress
 
     if trial_fn is None:
         from sweepnet.trial import run_trial as trial_fn
-    hook = hook if hook is not None else get_plugin_manager().hook
+    manager = get_plugin_manager() if hook is None else None
+    hook = hook if hook is not None else LifecycleHooks(manager)
     progress = progress if progress is not None else SweepProgress()
 
     def prepare() -> Dataset:
@@ -114,15 +119,43 @@ def run_sweep(
         return dataset
 
     prepared = _in_background(prepare)  # while Ray starts
+    with _showing(progress, manager):
+        driver = None
+        if resume:  # decided before Ray starts: a sweep with nothing left to run needs none
+            dataset = prepared()
+            sweep = plan.sweep_info(resumed=True, data_meta=dataset.meta)
+            driver = SweepDriver(plan, sweep, hook=hook, history=_history(plan, hook, dataset.meta))
+            if _nothing_left(driver):
+                driver.begin()
+                outcome = driver.close()
+                progress.update(driver.status())
+                return outcome
+        return _run_on_ray(plan, prepared, driver, hook, progress, trial_fn, address, max_concurrent, dashboard)
+
+
+def _run_on_ray(
+    plan: SweepPlan,
+    prepared: Callable[[], Dataset],
+    driver: SweepDriver | None,
+    hook: HookRelay,
+    progress: SweepProgress,
+    trial_fn: TrialFn,
+    address: str | None,
+    max_concurrent: int | None,
+    dashboard: bool,
+) -> SweepOutcome:
+    """Start (or join) Ray and run the sweep's trials on it (``driver``: a resumed sweep's)."""
+    from sweepnet.driver import SweepDriver
+
     _connect(address, dashboard)
     pool = _Pool(plan, trial_fn, progress)
     try:  # the workers boot while the plugins prepare, the history is read and sweep_start runs
         pool.boot(_slot_count(plan, max_concurrent))
         dataset = prepared()
-        history = _history(plan, hook, dataset.meta) if resume else ()
-        driver = SweepDriver(plan, plan.sweep_info(resumed=resume, data_meta=dataset.meta), hook=hook, history=history)
+        if driver is None:
+            driver = SweepDriver(plan, plan.sweep_info(data_meta=dataset.meta), hook=hook)
         pool.start(ray.put(dataset), driver)
-        with _sigint_flag() as interrupted:
+        with sigint_flag() as interrupted:
             driver.begin()
             try:
                 stopped = pool.run(interrupted)
@@ -157,7 +190,9 @@ class _TrialWorker:
         self._dataset: Dataset | None = None
         self._setup_error: str | None = None
         try:
-            self._registries = get_registries()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PluginWarning)  # the driver reported them, once
+                self._registries = get_registries()
             self._trial_fn: TrialFn = ray.cloudpickle.loads(pickled_trial_fn)
         except Exception as err:
             self._setup_error = _one_line(err)
@@ -479,6 +514,31 @@ def _history(plan: SweepPlan, hook: HookRelay, meta: DatasetMeta) -> list[Entry]
     return list(records)
 
 
+def _nothing_left(driver: SweepDriver) -> bool:
+    """True when a resumed sweep has no trial left to run; a trial the searcher hands out to find
+    out is given back to the driver."""
+    spec = driver.next_trial()
+    if spec is not None:
+        driver.give_back(spec)
+    return spec is None and driver.active == 0
+
+
+@contextmanager
+def _showing(progress: SweepProgress, manager: PluginManager | None) -> Iterator[None]:
+    """While inside, ``progress`` is registered on ``manager`` as the display plugins can write to
+    (the tracker shows its final flush on it); nothing happens without a manager."""
+    from sweepnet.progress import PROGRESS_PLUGIN
+
+    if manager is None or manager.get_plugin(PROGRESS_PLUGIN) is not None:
+        yield
+        return
+    manager.register(progress, name=PROGRESS_PLUGIN)
+    try:
+        yield
+    finally:
+        manager.unregister(progress)
+
+
 def _connect(address: str | None, dashboard: bool) -> None:
     """Initialise Ray unless it is already."""
     if ray.is_initialized():
@@ -516,26 +576,6 @@ def _slot_count(plan: SweepPlan, max_concurrent: int | None) -> int:
             "free for one trial",
         )
     return max(1, min(max_concurrent or resources.max_concurrent or fits, fits))
-
-
-@contextmanager
-def _sigint_flag() -> Iterator[threading.Event]:
-    """While inside, Ctrl-C sets the yielded flag instead of raising; a second one raises as usual."""
-    flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag  # signals reach the main thread only
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupt(signum: int, frame: object) -> None:
-        flag.set()
-        signal.signal(signal.SIGINT, previous)
-
-    signal.signal(signal.SIGINT, interrupt)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _in_background(call: Callable[[], _T]) -> Callable[[], _T]:

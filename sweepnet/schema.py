@@ -23,7 +23,9 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Real
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -40,16 +42,20 @@ from pydantic import (
 
 from sweepnet.data import DataSpec
 from sweepnet.errors import ConfigError
+from sweepnet.names import validate_sweep_name
 from sweepnet.registry import Component, Registries, Registry, UnknownComponentError
+from sweepnet.search.distributions import Categorical, Distribution
 
 __all__ = [
     "METRICS",
+    "PlotsSection",
     "Resources",
     "SearchSection",
     "SolverSection",
     "SweepConfig",
     "Tracking",
     "TrialSetup",
+    "check_plot_params",
     "component_at",
     "parse_component_options",
     "parse_named",
@@ -111,6 +117,57 @@ class Tracking(_Section):
     flush_timeout: PositiveFloat = 60.0
 
 
+class PlotsSection(_Section):
+    """``plots:``, which summary figures the sweep draws: dotted paths of searched parameters
+    (checked against the search space by :func:`check_plot_params`)."""
+
+    heatmap: Annotated[list[str], Field(min_length=2, max_length=2)] | None = None
+    compare: list[str] | None = None
+    against: str | None = None
+
+
+def check_plot_params(plots: PlotsSection, leaves: Sequence[tuple[str, Distribution]]) -> None:
+    """Check that ``plots:`` names searched parameters that suit their figures.
+
+    Parameters
+    ----------
+    plots : the validated section.
+    leaves : ``(path, distribution)`` of every searched parameter (``SearchSpace.leaves()``).
+
+    Raises
+    ------
+    ConfigError
+        naming ``plots.heatmap[i]``, ``plots.compare[i]`` or ``plots.against``: an unknown
+        parameter, the same one twice in ``heatmap``, a ``compare`` that is not a ``choice`` or
+        ``grid``, an ``against`` whose values are not numbers.
+    """
+    kinds: dict[str, list[Distribution]] = {}
+    for path, distribution in leaves:
+        kinds.setdefault(path, []).append(distribution)
+
+    def searched(path: str, field: str) -> list[Distribution]:
+        if path not in kinds:
+            close = difflib.get_close_matches(path, list(kinds), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(field, f"{path!r} is not a searched parameter; {hint}(searched: {', '.join(kinds) or 'none'})")
+        return kinds[path]
+
+    for index, path in enumerate(plots.heatmap or []):
+        searched(path, f"plots.heatmap[{index}]")
+    if plots.heatmap and plots.heatmap[0] == plots.heatmap[1]:
+        raise ConfigError("plots.heatmap[1]", f"the heat map needs two different parameters, got {plots.heatmap[0]!r} twice")
+    for index, path in enumerate(plots.compare or []):
+        if not any(isinstance(d, Categorical) for d in searched(path, f"plots.compare[{index}]")):
+            raise ConfigError(f"plots.compare[{index}]", f"{path!r} is a range; compare takes choice or grid parameters")
+    if plots.against is not None:
+        numeric = all(
+            not isinstance(d, Categorical) or all(_is_number(label) for label in d.labels)
+            for d in searched(plots.against, "plots.against")
+        )
+        if not numeric:
+            raise ConfigError("plots.against", f"{plots.against!r} takes values that are not numbers")
+
+
 class SweepConfig(_Section):
     """A whole sweep file, at one point of its search space (no spaces left).
 
@@ -118,7 +175,7 @@ class SweepConfig(_Section):
     validated by the plugin's ``Options`` in :func:`setup_trial` and :func:`parse_named`.
     """
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    name: str
     seed: NonNegativeInt = 0
     data: DataSpec = Field(default_factory=DataSpec)
     model: dict[str, Any]
@@ -129,6 +186,12 @@ class SweepConfig(_Section):
     mode: Literal["max", "min"] | None = None
     resources: Resources = Field(default_factory=Resources)
     tracking: Tracking = Field(default_factory=Tracking)
+    plots: PlotsSection = Field(default_factory=PlotsSection)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        return validate_sweep_name(name)
 
     @field_validator("metric")
     @classmethod
@@ -279,6 +342,7 @@ def section_models() -> dict[str, type[BaseModel]]:
         "search": SearchSection,
         "resources": Resources,
         "tracking": Tracking,
+        "plots": PlotsSection,
     }
 
 
@@ -330,6 +394,10 @@ def _join(field: str, loc: list[Any]) -> str:
 
 def _kind(value: Any) -> str:
     return {list: "a list", str: "a string", type(None): "nothing"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _short(value: Any) -> str:

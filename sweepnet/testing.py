@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from sweepnet.conformance import describe_nonfinite
 from sweepnet.core.gradient_check import eval_numerical_gradient_array, rel_error
 from sweepnet.core.optim import UpdateRule
 from sweepnet.data import Dataset, DatasetMeta, DatasetPlugin
@@ -36,6 +37,7 @@ __all__ = [
     "check_layer",
     "check_layer_dtype",
     "check_layer_gradients",
+    "check_layer_state",
     "check_optimizer",
 ]
 
@@ -48,7 +50,7 @@ def check_layer(
     tolerance: float = 1e-5,
     seed: int = 0,
 ) -> None:
-    """Run every layer check at every input shape: float64 gradients and float32 dtypes.
+    """Run every layer check at every input shape: float64 gradients, float32 dtypes and state.
 
     Parameters
     ----------
@@ -62,6 +64,7 @@ def check_layer(
     for in_shape in shapes or layer_cls.example_shapes:
         check_layer_gradients(layer_cls, in_shape, options, tolerance=tolerance, seed=seed)
         check_layer_dtype(layer_cls, in_shape, options, seed=seed)
+        check_layer_state(layer_cls, in_shape, options, seed=seed)
 
 
 def check_layer_gradients(
@@ -76,8 +79,9 @@ def check_layer_gradients(
     """Compare ``backward`` with centered-difference gradients of ``forward`` in float64 (train mode).
 
     Checks that ``forward`` leaves ``x`` alone and returns the shape ``init_params`` promised, that
-    ``dx`` has the shape of ``x`` and ``grads`` one array per parameter, shaped like it; then ``dx``
-    and every parameter gradient against the numerical gradient of ``sum(forward(x) * dout)``.
+    ``dx`` has the shape of ``x`` and ``grads`` one array per parameter, shaped like it, all of them
+    finite; then ``dx`` and every parameter gradient against the numerical gradient of
+    ``sum(forward(x) * dout)``.
 
     Parameters
     ----------
@@ -94,6 +98,7 @@ def check_layer_gradients(
     x = rng.standard_normal((batch_size, *in_shape))
     out, cache = _forward(layer, x, params, "train", what)
     _expect(out.shape == (batch_size, *out_shape), f"{what}: forward returned {out.shape}, expected (N, *{out_shape})")
+    _expect_finite(out, f"{what}: forward returned")
     dout = rng.standard_normal(out.shape)
     dx, grads = layer.backward(dout, cache)
     _expect(dx.shape == x.shape, f"{what}: backward returned dx of shape {dx.shape} for x of shape {x.shape}")
@@ -101,6 +106,8 @@ def check_layer_gradients(
     for name, grad in grads.items():
         shape = params[name].shape
         _expect(grad.shape == shape, f"{what}: grads[{name!r}] has shape {grad.shape}, not {shape}")
+    for name, grad in [("dx", dx), *((f"grads[{k!r}]", g) for k, g in grads.items())]:
+        _expect_finite(grad, f"{what}: backward returned {name} with")
 
     def forward(_: np.ndarray) -> np.ndarray:
         return layer.forward(x, params, "train")[0]  # reads x and params, which are perturbed in place
@@ -148,6 +155,49 @@ def check_layer_dtype(
     dx, grads = layer.backward(np.ones_like(out), cache)
     for name, grad in [("dx", dx), *((f"grads[{k!r}]", g) for k, g in grads.items())]:
         _expect(grad.dtype == dtype, f"{what}: backward returned {name} as {grad.dtype} for {np.dtype(dtype)} inputs")
+
+
+def check_layer_state(
+    layer_cls: type[Layer],
+    in_shape: Shape,
+    options: Mapping[str, Any] | None = None,
+    *,
+    batch_size: int = 3,
+    seed: int = 0,
+) -> None:
+    """Check that :meth:`~sweepnet.layer.Layer.state` holds everything test mode depends on.
+
+    Takes ``state()`` after a train-mode step, trains on more batches, hands the snapshot back with
+    ``load_state`` and expects the same test-mode output as when it was taken (what the Solver
+    does to restore the best epoch). Also ``load_state(state())`` must be accepted, and ``state()``
+    must not share memory with what later steps update.
+
+    Parameters
+    ----------
+    layer_cls, options : as for :func:`check_layer`.
+    in_shape : shape of one input sample.
+    batch_size : number of samples.
+    seed : seed of the random inputs and parameters.
+    """
+    what = _describe(layer_cls, options, in_shape)
+    rng = np.random.default_rng(seed)
+    layer = _build(layer_cls, options)
+    params, _ = layer.init_params(tuple(in_shape), rng, np.float64)
+    x = rng.standard_normal((batch_size, *in_shape))
+    layer.forward(x, params, "train")
+    snapshot = layer.state()
+    kept = {name: np.array(value) for name, value in snapshot.items()}
+    expected = layer.forward(x, params, "test")[0]
+    for _ in range(3):
+        layer.forward(rng.standard_normal((batch_size, *in_shape)) * 3 + 1, params, "train")
+    for name, value in snapshot.items():
+        _expect(np.array_equal(value, kept[name]), f"{what}: state()[{name!r}] changed when the layer trained on")
+    layer.load_state(snapshot)
+    restored = layer.forward(x, params, "test")[0]
+    _expect(
+        np.array_equal(restored, expected),
+        f"{what}: test-mode output differs after load_state(state()): state() misses something test mode reads",
+    )
 
 
 def check_optimizer(
@@ -308,6 +358,12 @@ def _build(layer_cls: type[Layer], options: Mapping[str, Any] | None) -> Layer:
 def _describe(layer_cls: type[Layer], options: Mapping[str, Any] | None, in_shape: Shape) -> str:
     """``"layer Conv(filters=2, ...) at input shape (1, 4, 4)"``, for messages."""
     return f"layer {_build(layer_cls, options)!r} at input shape {tuple(in_shape)}"
+
+
+def _expect_finite(array: np.ndarray, prefix: str) -> None:
+    """``_expect`` that ``array`` (computed from finite standard normal inputs) is finite."""
+    if not np.isfinite(array).all():
+        raise AssertionError(f"{prefix} {describe_nonfinite(array)} from finite inputs")
 
 
 def _expect(condition: bool, message: str) -> None:

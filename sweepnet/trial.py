@@ -17,13 +17,14 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from sweepnet.core.model_state import model_state
 from sweepnet.core.solver import Solver
 from sweepnet.data import Dataset, load_dataset
 from sweepnet.pluginmanager import get_registries
@@ -37,6 +38,7 @@ Report = Callable[[int, dict[str, float]], bool]
 """``report(epoch, metrics) -> stop``: called after every epoch (1-based); True prunes the trial."""
 
 _PRINT_EVERY = 100  # iterations between the Solver's loss lines, as in the classic notebooks
+_MAX_LOSS_POINTS = 1000  # rows of TrialResult.iteration_loss: enough for the classic loss plot
 
 
 @dataclass
@@ -45,6 +47,8 @@ class _Outcome:
     metrics: dict[str, float]
     weights: dict[str, np.ndarray] | None = None
     error: str | None = None
+    model_state: dict[str, np.ndarray] | None = None
+    iteration_loss: np.ndarray | None = None
 
 
 def run_trial(
@@ -72,7 +76,9 @@ def run_trial(
     -------
     result : COMPLETED, PRUNED, DIVERGED (``error`` says why) or FAILED (``error`` is the
         traceback). ``metrics`` holds the final ``val_*`` (best), ``train_*``, ``test_*`` of the
-        best parameters, ``loss`` (of the last epoch) and ``epochs``; ``weights`` the best parameters.
+        best parameters, ``loss`` (of the last epoch) and ``epochs``; ``weights`` the best parameters
+        and ``model_state`` the model's state of the same epoch (the test metrics are measured
+        with both).
     """
     start = time.perf_counter()
     history: list[dict[str, float]] = []
@@ -97,6 +103,8 @@ def run_trial(
         duration_s=time.perf_counter() - start,
         weights=outcome.weights,
         error=outcome.error,
+        model_state=outcome.model_state,
+        iteration_loss=outcome.iteration_loss,
     )
 
 
@@ -181,7 +189,7 @@ def _fit(
 def _solver_outcome(
     solver: Solver, dataset: Dataset, val_metrics: dict[str, float], history: list[dict[str, float]]
 ) -> _Outcome:
-    """Final metrics of a trained Solver (its model holds the best parameters) and its state."""
+    """Final metrics of a trained Solver (its model holds the best parameters and state) and its state."""
     if dataset.meta.task == "classification":
         train = solver.check_accuracy(dataset.X_train, dataset.y_train, num_samples=solver.num_train_samples)
         metrics = {"train_acc": train, "test_acc": solver.check_accuracy(dataset.X_test, dataset.y_test)}
@@ -192,9 +200,12 @@ def _solver_outcome(
     if history:
         metrics["loss"] = history[-1]["loss"]
     weights = {name: np.array(value) for name, value in solver.model.params.items()}
+    state = model_state(solver.model)
+    losses = _iteration_loss(solver.loss_history)
     if solver.diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged)
-    return _Outcome(TrialState.PRUNED if solver.stopped_early else TrialState.COMPLETED, metrics, weights)
+        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged, model_state=state, iteration_loss=losses)
+    final = TrialState.PRUNED if solver.stopped_early else TrialState.COMPLETED
+    return _Outcome(final, metrics, weights, model_state=state, iteration_loss=losses)
 
 
 def _best(solver: Solver, task: str) -> float:
@@ -240,9 +251,22 @@ def _train_classic(setup: TrialSetup, dataset: Dataset, seed: int, report: _Repo
     pruned = report(1, epoch)
     metrics = {**epoch, **val_metrics, "test_acc": _accuracy(model, dataset.X_test, dataset.y_test), "epochs": 1}
     weights = {name: np.array(value) for name, value in model.params.items()}
-    if diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, diverged)
-    return _Outcome(TrialState.PRUNED if pruned else TrialState.COMPLETED, metrics, weights)
+    state = TrialState.DIVERGED if diverged else TrialState.PRUNED if pruned else TrialState.COMPLETED
+    return _Outcome(state, metrics, weights, diverged, model_state={}, iteration_loss=_iteration_loss(losses))
+
+
+def _iteration_loss(losses: Sequence[float]) -> np.ndarray | None:
+    """``(K, 2)`` float32 rows ``(iteration, loss)`` of a loss per iteration, evenly thinned to at
+    most ``_MAX_LOSS_POINTS`` rows (the first and last iterations kept); None without a loss.
+
+    Kept rows hold the loss of their iteration, not an average: the thinned series is as noisy
+    as the full one, as the classic loss plot shows it. Iterations stay exact in float32 up to 2**24.
+    """
+    if not losses:
+        return None
+    count = len(losses)
+    kept = np.unique(np.linspace(0, count - 1, min(count, _MAX_LOSS_POINTS)).round().astype(np.int64))
+    return np.column_stack([kept + 1, np.asarray(losses, dtype=np.float64)[kept]]).astype(np.float32)
 
 
 def _non_finite(losses: list[float]) -> str | None:

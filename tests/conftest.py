@@ -13,11 +13,15 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from sweepnet.data import Dataset
+from sweepnet.plan import SweepPlan
 from sweepnet.pluginmanager import AUTOLOAD_ENV, create_plugin_manager, get_plugin_manager, get_registries
+from sweepnet.records import TrialResult, TrialSpec
 from sweepnet.registry import Registries
 
 os.environ.setdefault(AUTOLOAD_ENV, "1")
@@ -79,3 +83,83 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     yield install
     for module in modules:
         sys.modules.pop(module, None)
+
+
+RECORDED_SWEEP = """\
+name: recorded
+seed: 0
+data: {{name: digits, flatten: true, standardize: true}}
+model:
+  name: fc
+  hidden_dims: [32]
+  normalization: batchnorm
+  weight_scale: {{grid: [0.03, 0.1, 0.3]}}
+solver: {{update_rule: adam, optim_config: {{learning_rate: 3.0e-2}}, batch_size: 64, num_epochs: 4}}
+search: {{searcher: grid}}
+tracking: {{uri: "{uri}"}}
+"""
+
+
+@dataclass(frozen=True)
+class RecordedSweep:
+    """A sweep in a SQLite store: its file, the data set, and ``(spec, result)`` of every trial as it ran."""
+
+    name: str
+    uri: str
+    path: Path
+    dataset: Dataset
+    entries: Entries
+
+
+Entries = list[tuple[TrialSpec, TrialResult]]
+
+
+def record_through_hooks(
+    plan: SweepPlan, count: int = 1, stop: Callable[[int, int], bool] | None = None
+) -> tuple[Dataset, Entries]:
+    """Run the first ``count`` points of ``plan`` in-process and record them through the tracker's
+    hooks exactly as the scheduler calls them; ``stop(number, epoch)`` plays the pruner.
+
+    Returns the data set and ``(spec, result)`` of every trial as it ran.
+    """
+    from sweepnet.trial import run_trial
+
+    dataset = plan.load_dataset()
+    sweep = plan.sweep_info(data_meta=dataset.meta)
+    hook = create_plugin_manager(autoload=False).hook
+    hook.sweepnet_sweep_start(sweep=sweep)
+    searcher, entries = plan.make_searcher(), []
+    for number in range(count):
+        spec = plan.trial_spec(searcher.ask(), number)
+        hook.sweepnet_trial_start(sweep=sweep, trial=spec)
+
+        def report(epoch: int, metrics: dict[str, float], spec: TrialSpec = spec) -> bool:
+            hook.sweepnet_trial_report(sweep=sweep, trial=spec, epoch=epoch, metrics=metrics)
+            return stop is not None and stop(spec.number, epoch)
+
+        result = run_trial(spec, report, dataset=dataset)
+        hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)
+        entries.append((spec, result))
+    hook.sweepnet_sweep_end(sweep=sweep, results=[result for _, result in entries])
+    return dataset, entries
+
+
+@pytest.fixture
+def record_plan() -> Callable[..., tuple[Dataset, Entries]]:
+    """:func:`record_through_hooks`, for tests that record a sweep of their own."""
+    return record_through_hooks
+
+
+@pytest.fixture(scope="session")
+def recorded_sweep(tmp_path_factory: pytest.TempPathFactory) -> RecordedSweep:
+    """Three batchnorm nets on digits, run in-process and recorded through the tracker's hooks;
+    the pruner stops trial 1 after its second epoch. Do not modify."""
+    from sweepnet.config import load_plan
+
+    folder = tmp_path_factory.mktemp("recorded")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    path = folder / "recorded.yaml"
+    path.write_text(RECORDED_SWEEP.format(uri=uri))
+    plan = load_plan(path)
+    dataset, entries = record_through_hooks(plan, 3, stop=lambda number, epoch: number == 1 and epoch == 2)
+    return RecordedSweep(plan.name, uri, path, dataset, entries)

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 import ray
 import yaml
@@ -21,7 +20,7 @@ from sweepnet.cli import main
 from sweepnet.records import TrialState
 from sweepnet.tracking import SweepRecord, read_sweep
 
-from .data.formats import write_cifar, write_mnist
+from .data.formats import write_california, write_cifar, write_mnist
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SWEEP_FILES = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
@@ -93,16 +92,8 @@ def real_format_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("data")
     write_cifar(home / "cifar-10-batches-py", batch=_CIFAR_BATCH, test=_CIFAR_TEST)
     write_mnist(home / "mnist", n_train=_MNIST_TRAIN, n_test=_MNIST_TEST)
-    _write_california_housing(home / "cal_housing_py3.pkz")
+    write_california(home / "california_housing")
     return home
-
-
-def _write_california_housing(path: Path, rows: int = 100) -> None:
-    """scikit-learn's cache file: a joblib dump of ``(rows, 9)``, the target first, households last."""
-    import joblib
-
-    rng = np.random.default_rng(0)
-    joblib.dump(rng.uniform(1, 10, size=(rows, 9)), path, compress=6)
 
 
 def _run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""The plugin manager: built-ins, entry points, broken plugins, the cached registries, lifecycle hooks."""
+"""The plugin manager: built-ins, entry points, broken plugins, name clashes, the cached registries."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from sweepnet.core.optim import UPDATE_RULES
 from sweepnet.errors import PluginError
 from sweepnet.pluginmanager import (
     AUTOLOAD_ENV,
+    DISABLE_ENV,
+    PREFER_ENV,
     InvalidPluginError,
     PluginInfo,
     PluginManager,
@@ -19,7 +21,7 @@ from sweepnet.pluginmanager import (
 )
 from sweepnet.plugins import DEFAULT_PLUGINS
 from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
-from sweepnet.registry import DuplicateComponentError
+from sweepnet.registry import UnavailableComponentError, UnknownComponentError
 
 CORE_LAYERS = {
     "affine", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batchnorm", "layernorm",
@@ -79,8 +81,8 @@ class EverywherePlugin:
 
 def test_builtins_are_registered_as_plugins_credited_to_sweepnet(builtin_registries):
     manager = create_plugin_manager(autoload=False)
-    assert list(manager.infos) == list(DEFAULT_PLUGINS)
-    assert all(manager.is_registered(manager.get_plugin(name)) for name in DEFAULT_PLUGINS)
+    assert list(manager.infos) == [*DEFAULT_PLUGINS, "sweepnet.plugins.tracker"]
+    assert all(manager.is_registered(manager.get_plugin(name)) for name in manager.infos)
     assert set(builtin_registries.layers.names()) >= CORE_LAYERS
     assert set(builtin_registries.optimizers.names()) >= set(UPDATE_RULES)
     assert set(builtin_registries.models.names()) >= MODELS
@@ -169,6 +171,14 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_others_load(installed
     assert "double" in manager.build_registries().layers
 
 
+def test_a_plugin_that_exits_while_importing_is_skipped_too(installed_plugin):
+    installed_plugin("exiting-plugin", "import sys\nsys.exit('no GPU found')\n", entry_point="exiting")
+    installed_plugin("double-layer", GOOD_PLUGIN, entry_point="double")
+    with pytest.warns(PluginWarning, match=r"'exiting' \(exiting-plugin 1.0\) skipped: .*SystemExit: no GPU found"):
+        manager = create_plugin_manager(autoload=True)
+    assert "double" in manager.build_registries().layers
+
+
 def test_a_misspelled_hook_is_reported_naming_the_plugin(installed_plugin):
     installed_plugin(
         "typo-plugin",
@@ -206,25 +216,97 @@ def test_a_hook_without_hookimpl_is_reported(installed_plugin):
     ]
 
 
-def test_a_duplicate_name_raises_naming_both_providers(installed_plugin):
-    installed_plugin(
-        "my-relu",
-        """
-        from sweepnet import hookimpl
+RELU_PLUGIN = """
+    from sweepnet import hookimpl
 
-        @hookimpl
-        def sweepnet_register_layers(registry):
-            registry.add("relu", object)
-        """,
-        version="0.9",
-    )
+    class MyRelu:
+        "Another relu."
+
+    @hookimpl
+    def sweepnet_register_layers(registry):
+        registry.add("relu", MyRelu)
+        registry.add("my_tanh", MyRelu)
+"""
+
+
+def test_a_name_taken_by_a_builtin_is_skipped_with_a_warning_naming_both(installed_plugin):
+    installed_plugin("my-relu", RELU_PLUGIN, version="0.9", entry_point="myrelu")
     manager = create_plugin_manager(autoload=True)
-    with pytest.raises(DuplicateComponentError) as err:
-        manager.build_registries()
-    assert str(err.value) == f"layer 'relu' is registered twice: by sweepnet {__version__} and by my-relu 0.9"
+    with pytest.warns(PluginWarning) as caught:
+        registries = manager.build_registries()
+    assert [str(w.message) for w in caught] == [
+        "layer 'relu' of plugin 'myrelu' (my-relu 0.9) skipped: the name is taken by "
+        f"sweepnet {__version__}, which registered it first; to use my-relu's, set {PREFER_ENV}=relu=my-relu"
+    ]
+    assert registries.layers.component("relu").provider == "sweepnet"
+    assert registries.layers.component("my_tanh").provider == "my-relu"  # the plugin's other names stay
+    assert manager.failures == []
 
 
-def test_an_invalid_registration_names_the_plugin(installed_plugin):
+def test_the_preference_variable_gives_the_name_to_the_plugin_without_a_warning(installed_plugin, monkeypatch, recwarn):
+    installed_plugin("my-relu", RELU_PLUGIN, version="0.9")
+    monkeypatch.setenv(PREFER_ENV, " relu = My_Relu ")
+    registries = create_plugin_manager(autoload=True).build_registries()
+    assert registries.layers.component("relu").provider == "my-relu"
+    [conflict] = registries.layers.conflicts
+    assert conflict.preferred and conflict.skipped.provider == "sweepnet"
+    assert not [w for w in recwarn if issubclass(w.category, PluginWarning)]
+    monkeypatch.setenv(PREFER_ENV, "relu=sweepnet")
+    assert create_plugin_manager(autoload=True).build_registries().layers.component("relu").provider == "sweepnet"
+
+
+def test_a_preference_that_chooses_nothing_is_reported(installed_plugin, monkeypatch):
+    installed_plugin("my-relu", RELU_PLUGIN, version="0.9")
+    monkeypatch.setenv(PREFER_ENV, "relu=my-rellu,softplus=my-relu")
+    with pytest.warns(PluginWarning) as caught:
+        create_plugin_manager(autoload=True).build_registries()
+    messages = [str(w.message) for w in caught]
+    assert f"${PREFER_ENV} prefers my-rellu for 'relu', but it is offered by my-relu, sweepnet" in messages
+    assert f"${PREFER_ENV} prefers my-relu for 'softplus', but no plugin offers it" in messages
+
+
+def test_a_malformed_preference_is_a_one_line_error(monkeypatch):
+    monkeypatch.setenv(PREFER_ENV, "relu")
+    with pytest.raises(PluginError, match=f"^\\${PREFER_ENV}: 'relu' is not NAME=DISTRIBUTION"):
+        create_plugin_manager(autoload=False).build_registries()
+
+
+def test_two_third_party_plugins_clash_the_same_way_on_every_machine(installed_plugin):
+    for dist in ("zeta-swish", "alpha-swish"):  # installed in the "wrong" order on purpose
+        installed_plugin(
+            dist,
+            f"""
+            from sweepnet import hookimpl
+
+            class Swish:
+                "swish of {dist}"
+
+            @hookimpl
+            def sweepnet_register_layers(registry):
+                registry.add("swish", Swish)
+            """,
+            entry_point=dist.split("-")[0],
+        )
+    with pytest.warns(PluginWarning, match="of plugin 'zeta' .zeta-swish 1.0. skipped: .* plugin 'alpha' .alpha-swish"):
+        registries = create_plugin_manager(autoload=True).build_registries()
+    assert registries.layers.component("swish").provider == "alpha-swish"
+
+
+def test_the_disable_variable_keeps_a_plugin_from_being_imported(installed_plugin, monkeypatch, recwarn):
+    installed_plugin("broken-plugin", "import tensorflow_for_numpy_nets\n", version="0.3", entry_point="broken")
+    installed_plugin("double-layer", GOOD_PLUGIN, entry_point="double")
+    monkeypatch.setenv(DISABLE_ENV, "Broken_Plugin")
+    manager = create_plugin_manager(autoload=True)
+    assert manager.failures == [] and [info.name for info in manager.disabled] == ["broken"]
+    assert "double" in manager.build_registries().layers
+    assert not [w for w in recwarn if issubclass(w.category, PluginWarning)]
+    monkeypatch.setenv(DISABLE_ENV, "double,nonesuch")  # by plugin name too; an unknown name is reported
+    with pytest.warns(PluginWarning, match=f"\\${DISABLE_ENV} names 'nonesuch', which is no installed plugin"):
+        manager = create_plugin_manager(autoload=True)
+    assert "double" not in manager.build_registries().layers
+
+
+def test_an_invalid_registration_skips_the_plugin_naming_it(installed_plugin):
     installed_plugin(
         "crashing-plugin",
         """
@@ -236,26 +318,93 @@ def test_an_invalid_registration_names_the_plugin(installed_plugin):
         """,
         version="0.1",
     )
-    with pytest.raises(PluginError, match=r"^model 'mlp' of crashing-plugin 0.1: its options model must be"):
-        create_plugin_manager(autoload=True).build_registries()
+    message = (
+        r"^plugin 'plugin' \(crashing-plugin 0.1\) skipped: sweepnet_register_models: "
+        r"model 'mlp' of crashing-plugin 0.1: its options model must be"
+    )
+    with pytest.warns(PluginWarning, match=message):
+        registries = create_plugin_manager(autoload=True).build_registries()
+    assert "mlp" not in registries.models
 
 
-def test_an_exception_inside_a_registration_hook_names_plugin_and_hook(installed_plugin):
+def test_a_registration_hook_that_raises_skips_the_whole_plugin_and_names_it(installed_plugin):
     installed_plugin(
         "zero-plugin",
         """
         from sweepnet import hookimpl
 
+        class Half:
+            "Registered before the hook raised."
+
+        @hookimpl
+        def sweepnet_register_layers(registry):
+            registry.add("half", Half)
+
         @hookimpl
         def sweepnet_register_pruners(registry):
+            registry.add("early", Half)
             1 / 0
+
+        @hookimpl
+        def sweepnet_trial_end(trial):
+            raise AssertionError("a skipped plugin's lifecycle hooks never run")
         """,
     )
-    with pytest.raises(PluginError) as err:
-        create_plugin_manager(autoload=True).build_registries()
-    assert str(err.value) == (
-        "plugin 'plugin' (zero-plugin 1.0): sweepnet_register_pruners raised ZeroDivisionError: division by zero"
-    )
+    manager = create_plugin_manager(autoload=True)
+    with pytest.warns(PluginWarning) as caught:
+        registries = manager.build_registries()
+    reason = "sweepnet_register_pruners raised ZeroDivisionError: division by zero"
+    assert [str(w.message) for w in caught] == [f"plugin 'plugin' (zero-plugin 1.0) skipped: {reason}"]
+    assert [(info.name, info.error) for info in manager.failures] == [("plugin", reason)]
+    for registry, name in ((registries.layers, "half"), (registries.pruners, "early")):
+        with pytest.raises(UnavailableComponentError) as err:
+            registry.component(name)
+        why = f"plugin 'plugin' (zero-plugin 1.0) failed: {reason}"
+        assert str(err.value) == f"{registry.kind} {name!r} is unavailable: {why}"
+    assert manager.get_plugin("plugin") is None  # unregistered: its lifecycle hooks are not called
+    assert "plugin" not in [impl.plugin_name for impl in manager.hook.sweepnet_trial_end.get_hookimpls()]
+    assert "relu" in registries.layers
+
+
+def test_an_unknown_name_mentions_a_plugin_that_failed_to_import(installed_plugin):
+    installed_plugin("broken-plugin", "import tensorflow_for_numpy_nets\n", version="0.3", entry_point="broken")
+    with pytest.warns(PluginWarning):
+        registries = create_plugin_manager(autoload=True).build_registries()
+    with pytest.raises(UnknownComponentError, match=r"^unknown layer 'swish'; it may come from a plugin that failed "
+                       r"to load: plugin 'broken' \(broken-plugin 0.3\) \(available: "):  # fmt: skip
+        registries.layers.component("swish")
+
+
+def test_a_builtin_whose_registration_raises_is_a_bug_and_raises():
+    class Crashing:
+        @hookimpl
+        def sweepnet_register_layers(self, registry):
+            raise RuntimeError("bug")
+
+    manager = create_plugin_manager(autoload=False)
+    manager.register_plugin(Crashing(), "sweepnet.plugins.crashing", provider="sweepnet", version=__version__)
+    with pytest.raises(PluginError, match=r"plugins.crashing.*sweepnet_register_layers raised RuntimeError: bug"):
+        manager.build_registries()
+
+
+def test_two_distributions_with_the_same_entry_point_name_both_load(installed_plugin):
+    installed_plugin("double-layer", GOOD_PLUGIN, entry_point="layers")
+    installed_plugin("my-relu", RELU_PLUGIN, entry_point="layers")
+    manager = create_plugin_manager(autoload=True)
+    assert {"layers", "my-relu:layers"} <= set(manager.infos)
+    with pytest.warns(PluginWarning, match="relu"):
+        registries = manager.build_registries()
+    assert {"double", "my_tanh"} <= set(registries.layers.names())
+
+
+def test_hook_wrappers_are_refused_naming_the_plugin():
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def sweepnet_trial_end(self, trial):
+            return (yield)
+
+    with pytest.raises(InvalidPluginError, match="sweepnet_trial_end is a hook wrapper"):
+        PluginManager().register_plugin(Wrapper(), "wrapper", provider="tests", version="1")
 
 
 # --------------------------------------------------------------------------- lifecycle hooks

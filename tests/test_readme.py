@@ -172,7 +172,7 @@ def test_the_checks_catch_a_made_up_flag_and_subcommand():
     assert _unknown_name(["sweep", "x.yaml", "--adress", "h:1"]) == "sweepnet sweep has no option --adress"
     assert _unknown_name(["data", "fetch", "mnist"]) == "sweepnet data has no subcommand 'fetch'"
     assert _unknown_name(["data", "download", "mnist", "--mirror=URL"]) is None
-    assert "invalid choice" in _parse_error(["data", "download", "imagenet"])
+    assert "invalid choice" in _parse_error(["data", "fetch", "mnist"])
     assert _parse_error(["sweep", "x.yaml", "--max-concurrent", "N"]) is not None
 
 

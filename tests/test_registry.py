@@ -1,4 +1,4 @@
-"""Registries: add / get / listing, provenance, duplicate and unknown names, option validation."""
+"""Registries: add / get / listing, provenance, name clashes, unknown and unavailable names, option validation."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from pydantic import BaseModel, ConfigDict, PositiveInt
 from sweepnet.errors import ConfigError, PluginError
 from sweepnet.registry import (
     Component,
-    DuplicateComponentError,
+    Conflict,
+    PluginOptions,
     Registries,
     Registry,
+    UnavailableComponentError,
     UnknownComponentError,
+    canonical_name,
     validate_options,
 )
 
@@ -53,7 +56,7 @@ def test_component_records_provider_version_options_and_description():
         registry.add("gelu", Thing)
     registry.add("mystery", Thing, description="registered outside any plugin")
     assert registry.component("gelu") == Component(
-        "layer", "gelu", Thing, "sweepnet-extras", "0.2.0", _Options, "A thing for tests."
+        "layer", "gelu", Thing, "sweepnet-extras", "0.2.0", _Options, "A thing for tests.", ""
     )
     mystery = registry.component("mystery")
     assert (mystery.provider, mystery.version, mystery.description) == ("unknown", "", "registered outside any plugin")
@@ -71,12 +74,98 @@ def test_explicit_options_win_and_objects_without_options_have_none():
     assert registry.component("plain").options is None
 
 
-def test_duplicate_name_names_both_providers():
+def test_a_name_offered_twice_stays_with_the_first_and_the_clash_is_recorded():
     registry = _layers("gelu")
-    with registry.providing("sweepnet-extras", "0.1.0"), pytest.raises(DuplicateComponentError) as err:
-        registry.add("gelu", Thing)
-    assert str(err.value) == "layer 'gelu' is registered twice: by sweepnet 0.1.0 and by sweepnet-extras 0.1.0"
-    assert isinstance(err.value, PluginError)
+    with registry.providing("sweepnet-extras", "0.1.0", "extras"):
+        registry.add("gelu", Thing, description="the second gelu")
+        registry.add("silu", Thing)
+    first = registry.component("gelu")
+    assert first.provider == "sweepnet" and registry.component("silu").provider == "sweepnet-extras"
+    [conflict] = registry.conflicts
+    assert (conflict.kept, conflict.skipped.description, conflict.preferred) == (first, "the second gelu", False)
+    assert str(conflict) == (
+        "layer 'gelu' of plugin 'extras' (sweepnet-extras 0.1.0) skipped: "
+        "the name is taken by sweepnet 0.1.0, which registered it first"
+    )
+
+
+def test_a_preferred_provider_takes_the_name_whichever_came_first():
+    registry = Registry("layer")
+    builtin = Component("layer", "gelu", Thing, "sweepnet", "0.1.0", _Options, "built-in", "sweepnet.plugins.layers")
+    extra = Component("layer", "gelu", Thing, "Sweepnet_Extras", "0.2", _Options, "extra", "extras")
+    registry.include(builtin, prefer="sweepnet-extras")
+    registry.include(extra, prefer="sweepnet-extras")  # names compare as pip does
+    assert registry.component("gelu") is extra
+    assert registry.conflicts == [Conflict(extra, builtin, preferred=True)]
+    taken = "the name is taken by plugin 'extras' (Sweepnet_Extras 0.2), which is preferred"
+    assert str(registry.conflicts[0]).endswith(taken)
+    again = Registry("layer")
+    again.include(builtin, prefer="sweepnet")
+    again.include(extra, prefer="sweepnet")
+    assert again.component("gelu") is builtin and again.conflicts == [Conflict(builtin, extra, preferred=True)]
+
+
+def test_merge_adds_another_registrys_components_and_clashes():
+    shared, own = _layers("relu"), Registry("layer")
+    with own.providing("my-layers", "1.0", "mine"):
+        own.add("relu", Thing)
+        own.add("swish", Thing)
+        own.add("swish", Thing)  # twice by the same plugin: recorded too
+    shared.merge(own, {})
+    assert shared.names() == ["relu", "swish"] and shared.component("relu").provider == "sweepnet"
+    clashes = [(c.kept.name, c.skipped.provider) for c in shared.conflicts]
+    assert clashes == [("swish", "my-layers"), ("relu", "my-layers")]
+    preferred = _layers("relu")
+    preferred.merge(own, {"relu": "my-layers"})
+    assert preferred.component("relu").provider == "my-layers"
+
+
+def test_a_name_of_a_broken_plugin_is_unavailable_naming_why():
+    registry = _layers("relu")
+    reason = "plugin 'x' (x-layers 1.0) failed: sweepnet_register_layers raised OSError: gone"
+    registry.mark_unavailable("halfway", reason)
+    registry.mark_unavailable("relu", "never shown: another plugin provides it")
+    with pytest.raises(UnavailableComponentError) as err:
+        registry.component("halfway")
+    assert str(err.value) == f"layer 'halfway' is unavailable: {reason}"
+    assert isinstance(err.value, UnknownComponentError)  # callers that name the config field still do
+    assert registry.get("relu") is Thing
+    with registry.providing("y-layers", "2.0"):
+        registry.add("halfway", Thing)  # a later provider makes it available again
+    assert registry.component("halfway").provider == "y-layers"
+
+
+def test_an_unknown_name_mentions_the_plugins_that_failed_to_load():
+    registry = _layers("relu")
+    registry.broken_plugins = ["plugin 'b' (b-layers 0.3)", "plugin 'c' (c-layers 1.0)"]
+    with pytest.raises(UnknownComponentError) as err:
+        registry.component("swish")
+    assert str(err.value) == (
+        "unknown layer 'swish'; it may come from a plugin that failed to load: plugin 'b' (b-layers 0.3), "
+        "plugin 'c' (c-layers 1.0) (available: relu)"
+    )
+
+
+def test_component_labels_name_the_plugin_and_distribution():
+    component = Component("layer", "gelu", Thing, "sweepnet-extras", "0.1.0", None, "", "extras")
+    assert component.label == "layer 'gelu' of plugin 'extras' (sweepnet-extras 0.1.0)"
+    builtin = Component("layer", "relu", Thing, "sweepnet", "0.1.0", None, "", "sweepnet.plugins.layers")
+    assert builtin.label == "layer 'relu' of sweepnet 0.1.0"
+    assert Component("layer", "x", Thing, "unknown", "", None, "").origin == "unknown"
+
+
+def test_canonical_names_compare_as_pip_does():
+    assert canonical_name("Sweepnet_Extras") == canonical_name("sweepnet.extras") == "sweepnet-extras"
+
+
+def test_plugin_options_refuse_unknown_keys():
+    class Options(PluginOptions):
+        units: PositiveInt = 1
+
+    registry = Registry("layer")
+    registry.add("wide", Thing, options=Options)  # accepted: extra="forbid" is inherited
+    with pytest.raises(ConfigError, match=r"model.layers\[0\].unit: unknown key"):
+        registry.component("wide").parse_options({"unit": 3}, "model.layers[0]")
 
 
 def test_unknown_name_lists_the_available_ones_and_the_closest():

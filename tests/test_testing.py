@@ -76,6 +76,40 @@ class WritesIntoItsInput(Layer):
         return dout * cache, {}
 
 
+class ForgetfulNorm(Layer):
+    """Centres with a running mean in test mode, but reports no state: the Solver could not restore it."""
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.running_mean = None
+
+    def forward(self, x, params, mode):
+        if mode == "train":
+            mean = x.mean(axis=0)
+            self.running_mean = mean if self.running_mean is None else 0.5 * (self.running_mean + mean)
+            return x - mean, None
+        return x - self.running_mean, None
+
+    def backward(self, dout, cache):
+        return dout - dout.mean(axis=0), {}
+
+
+class AliasedNorm(ForgetfulNorm):
+    """Reports its running mean, but as the array it keeps updating in place."""
+
+    def forward(self, x, params, mode):
+        if mode == "train" and self.running_mean is not None:
+            self.running_mean += 0.5 * (x.mean(axis=0) - self.running_mean)
+            return x - x.mean(axis=0), None
+        return super().forward(x, params, mode)
+
+    def state(self):
+        return {} if self.running_mean is None else {"running_mean": self.running_mean}
+
+    def load_state(self, state):
+        self.running_mean = state.get("running_mean")
+
+
 def test_a_correct_layer_passes():
     check_layer(Scale)
     check_layer(Scale, shapes=((2, 3), (5,)))
@@ -91,6 +125,9 @@ def test_a_correct_layer_passes():
         (PromisesTheWrongShape, r"forward returned \(3, 4\), expected \(N, \*\(1,\)\)"),
         (Upcasts, r"train-mode forward turned float32 into float64"),
         (WritesIntoItsInput, r"train-mode forward modified its input x in place"),
+        (ForgetfulNorm, r"ForgetfulNorm\(\) at input shape \(7,\): test-mode output differs after "
+                        r"load_state\(state\(\)\): state\(\) misses something test mode reads"),
+        (AliasedNorm, r"state\(\)\['running_mean'\] changed when the layer trained on"),
     ],
 )  # fmt: skip
 def test_a_broken_layer_is_caught_with_a_clear_message(layer, message):

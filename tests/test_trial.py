@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sweepnet.core.model_state import load_model_state
 from sweepnet.model import ModelPlugin
 from sweepnet.plan import plan_from_text
 from sweepnet.pluginmanager import create_plugin_manager
@@ -200,6 +201,24 @@ def test_weights_are_the_best_parameters(builtin_registries):
     model.params = result.weights
     accuracy = np.mean(np.argmax(model.loss(dataset.X_val), axis=1) == dataset.y_val)
     assert accuracy == pytest.approx(result.metrics["val_acc"])
+
+
+def test_test_metrics_are_those_of_the_best_epochs_weights_and_batchnorm_statistics(builtin_registries):
+    overrides = ("model.normalization=batchnorm", "solver.update_rule=sgd", "solver.optim_config.learning_rate=1.0")
+    spec, dataset = trial(FC, *overrides, registries=builtin_registries)
+    result = run_trial(spec, dataset=dataset)
+    best_epoch = 1 + [row["val_acc"] for row in result.history].index(result.metrics["val_acc"])
+    assert best_epoch < len(result.history)  # seeded: the statistics moved on after the best epoch
+    assert sorted(result.model_state) == ["bn_params.0.running_mean", "bn_params.0.running_var"]
+    component = builtin_registries.models.component("fc")
+    options = {key: value for key, value in spec.config["model"].items() if key != "name"}
+    model = component.obj().build(component.parse_options(options, "model"), dataset.meta, seed=0)
+    model.params = result.weights
+    load_model_state(model, result.model_state)
+    for split, metric in (("val", "val_acc"), ("test", "test_acc")):
+        X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
+        scores = np.concatenate([model.loss(X[start : start + 100]) for start in range(0, len(X), 100)])
+        assert np.mean(np.argmax(scores, axis=1) == y) == result.metrics[metric]
 
 
 def test_verbose_prints_the_solver_lines(builtin_registries, capsys):

@@ -43,12 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from sweepnet import leaderboard
+    from sweepnet.tables import print_table
     from sweepnet.tracking import read_sweep
 
     record = read_sweep(args.sweep, args.tracking_uri)
     console = Console()
     title = f"{record.name} ({record.status.lower()}): {len(record.entries)} trials by {record.metric}"
-    console.print(leaderboard.to_table(record.entries, record.metric, record.mode, limit=args.limit, title=title))
+    table = leaderboard.to_table(record.entries, record.metric, record.mode, limit=args.limit, title=title)
+    print_table(console, table)
     ranked = leaderboard.rank(record.entries, record.metric, record.mode)
     if not ranked or not _scored(ranked[0][1], record.metric):
         console.print(f"no trial has finished with a {record.metric} yet", highlight=False)

@@ -1,16 +1,25 @@
-"""``sweepnet data``: list the data sets and download the ones that are not bundled."""
+"""``sweepnet data``: list the data sets and download the ones that are not bundled.
+
+Any data set plugin that declares a ``source`` (:class:`sweepnet.data.download.DownloadSource`)
+can be downloaded, third-party ones included.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["register"]
+if TYPE_CHECKING:
+    from sweepnet.data.download import DownloadSource
+    from sweepnet.registry import Registry
+
+__all__ = ["downloadable", "register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``sweepnet data list`` and ``sweepnet data download NAME``."""
-    from sweepnet.data.download import DOWNLOADABLE, MIRROR_ENV
+    from sweepnet.data.download import MIRROR_ENV
 
     parser = subparsers.add_parser(
         "data",
@@ -27,14 +36,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(run=_list)
 
     fetch = actions.add_parser("download", parents=[data_dir], help="download, verify and unpack a data set")
-    fetch.add_argument("name", choices=DOWNLOADABLE, metavar="NAME", help=f"one of: {', '.join(DOWNLOADABLE)}")
+    fetch.add_argument(
+        "name", metavar="NAME", help="a data set that is downloaded, e.g. cifar10 (see: sweepnet data list)"
+    )
     fetch.add_argument(
         "--mirror",
         metavar="URL",
-        help=f"base URL to download from instead of the official one (default: ${MIRROR_ENV})",
+        help=f"base URL to download every file from instead of the official ones (default: ${MIRROR_ENV})",
     )
     fetch.add_argument("--force", action="store_true", help="download again even if the data is present")
     fetch.set_defaults(run=_download)
+
+
+def downloadable(registry: Registry) -> dict[str, DownloadSource]:
+    """The data sets of ``registry`` that declare a download source, by name."""
+    from sweepnet.data.download import DownloadSource
+
+    return {c.name: c.obj.source for c in registry if isinstance(getattr(c.obj, "source", None), DownloadSource)}
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -42,22 +60,26 @@ def _list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sweepnet.data import resolve_data_home
-    from sweepnet.data.download import DOWNLOADABLE, data_path, download_command, missing_file
+    from sweepnet.data.download import download_command, missing_file
     from sweepnet.pluginmanager import get_registries
+    from sweepnet.tables import print_table
 
     home = resolve_data_home(args.data_dir)
+    registry = get_registries().datasets
+    sources = downloadable(registry)
     table = Table(title=f"Data sets (data home: {home})")
     for column in ("name", "provider", "status", "location"):
         table.add_column(column)
-    for component in get_registries().datasets:
-        if component.name not in DOWNLOADABLE:
+    for component in registry:
+        source = sources.get(component.name)
+        if source is None:
             status, location = "ready", "bundled or generated, no download needed"
-        elif missing_file(component.name, home) is None:
-            status, location = "[green]present[/]", str(data_path(component.name, home))
+        elif missing_file(source, home) is None:
+            status, location = "[green]present[/]", str(home / source.folder)
         else:
             status, location = "[red]missing[/]", download_command(component.name, home)
         table.add_row(component.name, component.provider, status, location)
-    Console().print(table)
+    print_table(Console(), table)
     return 0
 
 
@@ -67,9 +89,15 @@ def _download(args: argparse.Namespace) -> int:
 
     from sweepnet.data import resolve_data_home
     from sweepnet.data.download import download, missing_file
+    from sweepnet.errors import DataError
+    from sweepnet.pluginmanager import get_registries
 
+    sources = downloadable(get_registries().datasets)
+    if args.name not in sources:
+        raise DataError(f"cannot download {args.name!r}: the data sets that are downloaded are {', '.join(sources)}")
+    source = sources[args.name]
     home = resolve_data_home(args.data_dir)
-    if missing_file(args.name, home) is None and not args.force:
+    if missing_file(source, home) is None and not args.force:
         print(f"{args.name} is already present in {home} (use --force to download it again)")
         return 0
     console = Console(stderr=True)
@@ -82,6 +110,6 @@ def _download(args: argparse.Namespace) -> int:
                 tasks[file_name] = bar.add_task(file_name, total=total)
             bar.update(tasks[file_name], completed=done)
 
-        path = download(args.name, home, mirror=args.mirror, force=args.force, progress=progress)
+        path = download(args.name, source, home, mirror=args.mirror, force=args.force, progress=progress)
     print(f"{args.name}: downloaded to {path}")
     return 0

@@ -116,16 +116,13 @@ def execute(plan: SweepPlan, args: argparse.Namespace, *, resume: bool, resume_c
 def _print_results(outcome: SweepOutcome, console: Console, tracking_uri: str | None) -> None:
     """Summary line, leaderboard, failures, best trial, and where to browse the results."""
     from rich.markup import escape
-    from rich.measure import Measurement
 
     from sweepnet.leaderboard import to_table
     from sweepnet.records import TrialState
+    from sweepnet.tables import print_table
 
     sweep = outcome.sweep
-    table = to_table(outcome.entries, sweep.metric, sweep.mode, title=f"sweep {sweep.name}: best trials")
-    if not console.is_terminal:  # in a log the table may be as wide as it needs: cut cells help nobody
-        console.width = max(console.width, Measurement.get(console, console.options.update_width(1000), table).maximum)
-    console.print(table)
+    print_table(console, to_table(outcome.entries, sweep.metric, sweep.mode, title=f"sweep {sweep.name}: best trials"))
     failed = outcome.in_state(TrialState.FAILED, TrialState.DIVERGED)
     for spec, result in failed[:_SHOWN_FAILURES]:
         reason = escape(_last_line(result.error))

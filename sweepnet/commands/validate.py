@@ -42,9 +42,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+def add_config_arguments(
+    parser: argparse.ArgumentParser, metavar: str = "CONFIG", help: str = "the sweep file (YAML)"
+) -> None:
     """``CONFIG`` and ``--set KEY=VALUE`` (repeatable), shared by the commands that read a sweep file."""
-    parser.add_argument("config", metavar="CONFIG", help="the sweep file (YAML)")
+    parser.add_argument("config", metavar=metavar, help=help)
     parser.add_argument(
         "--set",
         metavar="KEY=VALUE",

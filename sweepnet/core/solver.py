@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from sweepnet.core import optim
+from sweepnet.core.model_state import load_model_state, model_state
 
 __all__ = ["EpochCallback", "Solver"]
 
@@ -76,6 +77,10 @@ class Solver:
         ``val_rmse_history`` for regression.
     best_val_acc / best_val_rmse, best_params : the best validation result and its parameters,
         copied into ``model.params`` when training ends.
+    best_state : the model's state at that evaluation (batchnorm running statistics, see
+        :mod:`sweepnet.core.model_state`), restored with the parameters: afterwards
+        ``check_accuracy(X_val, y_val) == best_val_acc`` (``check_rmse`` and ``best_val_rmse``
+        for regression) when every validation sample is scored (``num_val_samples=None``).
     stopped_early : True when ``epoch_callback`` stopped training.
     diverged : reason training diverged, or None.
     """
@@ -118,6 +123,7 @@ class Solver:
         self.best_val_acc = 0.0
         self.best_val_rmse = math.inf
         self.best_params: dict[str, np.ndarray] = {}
+        self.best_state: dict[str, np.ndarray] = {}
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
@@ -158,12 +164,12 @@ class Solver:
         return None
 
     def train(self) -> None:
-        """Run the optimisation, then copy the best parameters into ``model.params``.
+        """Run the optimisation, then restore the best parameters (into ``model.params``) and state.
 
         As in the classic loop, the metric is measured after the first iteration and at the end
         of every epoch, where the learning rate decays and ``epoch_callback`` may stop training.
         """
-        self.best_params = _copy_params(self.model.params)
+        self._keep_best()
         per_epoch = self._iterations_per_epoch
         num_iterations = self.num_epochs * per_epoch
         epoch_losses: list[float] = []
@@ -190,6 +196,12 @@ class Solver:
                 self.stopped_early = True
                 break
         self.model.params.update(_copy_params(self.best_params))
+        load_model_state(self.model, self.best_state)
+
+    def _keep_best(self) -> None:
+        """Copy the model's current parameters and state as the best ones."""
+        self.best_params = _copy_params(self.model.params)
+        self.best_state = model_state(self.model)
 
     def _learning_rate(self) -> dict[str, float]:
         """``{"lr": learning rate}`` of the epoch just run, or ``{}`` for a rule without one."""
@@ -217,7 +229,7 @@ class Solver:
             if improved:
                 self.best_val_rmse = val
         if improved:
-            self.best_params = _copy_params(self.model.params)
+            self._keep_best()
         self._save_checkpoint()
         if self.verbose:
             print(f"(Epoch {self.epoch} / {self.num_epochs}) train {name}: {train:f}; val_{name}: {val:f}")
@@ -269,7 +281,8 @@ class Solver:
     def _save_checkpoint(self) -> None:
         """Write ``{checkpoint_name}_epoch_{epoch}.npz`` (atomically) when checkpointing is on.
 
-        Keys: ``params/<name>``, ``optim/<name>/<key>`` and the classic scalars and histories.
+        Keys: ``params/<name>``, ``state/<name>`` (the model's state, e.g. batchnorm running
+        statistics), ``optim/<name>/<key>`` and the classic scalars and histories.
         """
         if self.checkpoint_name is None:
             return
@@ -287,6 +300,7 @@ class Solver:
             key = f"{split}_{metric}_history"
             arrays[key] = np.asarray(getattr(self, key), dtype=np.float64)
         arrays.update({f"params/{name}": w for name, w in self.model.params.items()})
+        arrays.update({f"state/{name}": value for name, value in model_state(self.model).items()})
         for name, config in self.optim_configs.items():
             arrays.update({f"optim/{name}/{key}": value for key, value in config.items()})
         arrays = {key: np.asarray(value) for key, value in arrays.items()}

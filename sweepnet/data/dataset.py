@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sweepnet.data.transform import Preprocessing
 
 __all__ = ["Dataset", "DatasetMeta"]
 
@@ -25,6 +28,8 @@ class DatasetMeta:
     num_classes : number of classes (classification only).
     num_outputs : regression targets per sample (1 for classification).
     class_names : optional human-readable class names, ``len == num_classes``.
+    preprocessing : how ``sweepnet.data`` turned the plugin's raw samples into these inputs
+        (statistics included), to apply to new raw inputs; None as a plugin returns it.
     """
 
     name: str
@@ -33,6 +38,7 @@ class DatasetMeta:
     num_classes: int | None = None
     num_outputs: int = 1
     class_names: tuple[str, ...] | None = None
+    preprocessing: Preprocessing | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ def hog_hsv_features(images: np.ndarray, *, nbin: int = 10, cache_dir: Path | No
     """
     path = None if cache_dir is None else cache_dir / f"{_cache_key(images, nbin)}.npy"
     if path is not None and path.is_file():
-        return np.load(path, allow_pickle=False)
+        cached = _read_cache(path, len(images))
+        if cached is not None:
+            return cached
 
     from sweepnet.core.features import color_histogram_hsv, extract_features, hog_feature
 
@@ -45,6 +47,20 @@ def hog_hsv_features(images: np.ndarray, *, nbin: int = 10, cache_dir: Path | No
     if path is not None:
         _save_atomically(path, features)
     return features
+
+
+def _read_cache(path: Path, count: int) -> np.ndarray | None:
+    """The features cached at ``path`` (never unpickled), or None, with a warning, when the file
+    is not ``count`` rows of float32 (damaged, or planted): they are computed again."""
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        warnings.warn(f"ignoring the unreadable feature cache {path}: {err}", stacklevel=3)
+        return None
+    if cached.dtype != np.float32 or cached.ndim != 2 or len(cached) != count:
+        warnings.warn(f"ignoring the feature cache {path}: {cached.dtype} {cached.shape}", stacklevel=3)
+        return None
+    return cached
 
 
 def _cache_key(images: np.ndarray, nbin: int) -> str:

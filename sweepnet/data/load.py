@@ -9,7 +9,8 @@ from sweepnet.data.home import resolve_data_home
 from sweepnet.data.plugin import DatasetPlugin, NoOptions
 from sweepnet.data.preprocess import preprocess
 from sweepnet.data.spec import DataSpec
-from sweepnet.errors import PluginError
+from sweepnet.errors import PluginError, SweepnetError
+from sweepnet.registry import BUILTIN_PROVIDER
 
 if TYPE_CHECKING:
     from sweepnet.registry import Registry
@@ -32,13 +33,22 @@ def load_dataset(spec: DataSpec, registry: Registry) -> Dataset:
     ------
     ConfigError : bad plugin options or preprocessing settings, naming the ``data.`` field.
     DataError : files missing or unreadable, naming the directory and the download command.
-    PluginError : unknown data set, or a plugin that broke the :class:`Dataset` contract.
+    PluginError : unknown data set, a third-party plugin whose ``load`` raised (naming it), or a
+        plugin that broke the :class:`Dataset` contract.
     """
     component = registry.component(spec.name)
     plugin: DatasetPlugin = component.obj()
     options = component.parse_options(spec.options, "data.options") or NoOptions()
     data_home = resolve_data_home(spec.data_dir)
-    raw = plugin.load(options, data_home=data_home)
+    try:
+        raw = plugin.load(options, data_home=data_home)
+    except SweepnetError:
+        raise
+    except Exception as err:
+        if component.provider == BUILTIN_PROVIDER:
+            raise  # a bug in sweepnet: the traceback helps
+        message = " ".join(str(err).split())
+        raise PluginError(f"{component.label}: load raised {type(err).__name__}: {message}") from err
     _check_contract(raw, spec.name)
     return preprocess(raw, spec, cache_dir=data_home / "cache" / "features")
 

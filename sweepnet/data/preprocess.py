@@ -11,6 +11,7 @@ from sweepnet.data.dataset import Dataset, DatasetMeta
 from sweepnet.data.features import hog_hsv_features
 from sweepnet.data.folds import kfold_indices
 from sweepnet.data.spec import DataSpec
+from sweepnet.data.transform import Preprocessing, append_ones, floats_of, normalise_in_place
 from sweepnet.errors import ConfigError
 
 __all__ = ["preprocess"]
@@ -36,24 +37,32 @@ def preprocess(dataset: Dataset, spec: DataSpec, *, cache_dir: Path | None = Non
     Returns
     -------
     dataset : ``meta.input_shape`` updated (e.g. ``(D,)`` after flatten, ``(D + 1,)`` after the
-        bias trick); every array has ``flags.writeable == False``.
+        bias trick) and ``meta.preprocessing`` the transform of raw samples (its statistics
+        included), to apply to new inputs; every array has ``flags.writeable == False``.
     """
     meta = dataset.meta
     X = {"train": dataset.X_train, "val": dataset.X_val, "test": dataset.X_test}
     y = {"train": dataset.y_train, "val": dataset.y_val, "test": dataset.y_test}
     for split in _SPLITS:
         X[split], y[split] = _first(X[split], y[split], getattr(spec, f"num_{split}"), split, meta)
+    raw_shape, raw_dtype = tuple(meta.input_shape), X["train"].dtype.name
     if spec.features == "hog_hsv":
         _require_colour_images(meta)
         X = {split: hog_hsv_features(x, cache_dir=cache_dir) for split, x in X.items()}
-    if spec.flatten or spec.bias_trick:
+    flatten = spec.flatten or spec.bias_trick
+    if flatten:
         X = {split: x.reshape(len(x), -1) for split, x in X.items()}
+    mean = scale = None
     if spec.subtract_mean or spec.standardize:
-        X = _normalise(X, scale=spec.standardize)
+        X = _owned_floats(X)
+        mean, scale = _statistics(X["train"], standardize=spec.standardize)
+        for x in X.values():
+            normalise_in_place(x, mean, scale)
     if spec.bias_trick:
-        X = {split: np.hstack([x, np.ones((len(x), 1), x.dtype)]) for split, x in X.items()}
+        X = {split: append_ones(x) for split, x in X.items()}
     folds = _folds(y["train"], spec.cv, meta) if spec.cv else ()
-    meta = dataclasses.replace(meta, input_shape=tuple(X["train"].shape[1:]))
+    transform = Preprocessing(raw_shape, raw_dtype, spec.features, flatten, mean, scale, spec.bias_trick)
+    meta = dataclasses.replace(meta, input_shape=tuple(X["train"].shape[1:]), preprocessing=transform)
     arrays = [a for split in _SPLITS for a in (X[split], y[split])]
     return Dataset(meta, *map(_read_only, arrays), folds=tuple(tuple(map(_read_only, f)) for f in folds))
 
@@ -77,17 +86,14 @@ def _require_colour_images(meta: DatasetMeta) -> None:
         )
 
 
-def _normalise(X: dict[str, np.ndarray], *, scale: bool) -> dict[str, np.ndarray]:
-    """Subtract the training mean (and divide by the training std) of every input dimension."""
-    X = _owned_floats(X)
-    train = X["train"]
+def _statistics(train: np.ndarray, *, standardize: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The float64 training mean ``(D,)`` of every input dimension and, when ``standardize``, its
+    divisor ``(D,)``: the standard deviation, 1 for (nearly) constant dimensions."""
     mean = train.mean(axis=0, dtype=np.float64)
-    std = _std(train, mean) if scale else None
-    for x in X.values():
-        x -= mean.astype(x.dtype)
-        if std is not None:
-            x /= np.where(std < _MIN_STD, 1.0, std).astype(x.dtype)
-    return X
+    if not standardize:
+        return mean, None
+    std = _std(train, mean)
+    return mean, np.where(std < _MIN_STD, 1.0, std)
 
 
 def _owned_floats(X: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -97,7 +103,7 @@ def _owned_floats(X: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         floating = np.issubdtype(x.dtype, np.floating)
         overlaps = any(np.may_share_memory(x, other) for other in owned.values())
         if not floating or not x.flags.writeable or overlaps:
-            x = x.astype(x.dtype if floating else np.float32)
+            x = floats_of(x, copy=True)
         owned[split] = x
     return owned
 

@@ -1,8 +1,8 @@
 """The built-in plugins: registered through the same hooks as third-party plugins.
 
 Each module listed in :data:`DEFAULT_PLUGINS` implements ``sweepnet_register_*`` hooks (the
-components) or lifecycle hooks (:mod:`sweepnet.tracking`, the MLflow tracker); the plugin manager
-registers them before any entry-point plugin.
+components); the plugin manager registers them, then the MLflow tracker
+(:class:`sweepnet.plugins.tracker.Tracker`, lifecycle hooks), before any entry-point plugin.
 """
 
 from __future__ import annotations
@@ -16,5 +16,4 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sweepnet.plugins.datasets",
     "sweepnet.plugins.searchers",
     "sweepnet.plugins.pruners",
-    "sweepnet.tracking",
 )

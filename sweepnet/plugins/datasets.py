@@ -3,7 +3,8 @@
 Each plugin only loads raw train / val / test splits in their natural shape (images
 ``(N, C, H, W)`` float32); ``sweepnet.data.load_dataset`` applies the generic preprocessing.
 Bundled: ``digits``, ``diabetes`` (scikit-learn) and ``synthetic``; downloaded with
-``sweepnet data download NAME``: ``cifar10``, ``mnist``, ``california_housing``.
+``sweepnet data download NAME`` from the ``source`` each declares: ``cifar10``, ``mnist``,
+``california_housing``. No downloaded file is ever unpickled.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
 
 from sweepnet import hookimpl
-from sweepnet.core.data_utils import CIFAR10_CLASSES, load_MNIST, read_CIFAR10
+from sweepnet.core.data_utils import CIFAR10_CLASSES, MNIST_FILES, load_MNIST, read_CIFAR10
 from sweepnet.data import Dataset, DatasetMeta, DatasetPlugin
-from sweepnet.data.download import require
+from sweepnet.data.download import DownloadSource, RemoteFile, require
 from sweepnet.errors import DataError
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = [
     "MnistOptions",
     "Synthetic",
     "SyntheticOptions",
+    "read_california_housing",
     "sweepnet_register_datasets",
 ]
 
@@ -90,23 +92,68 @@ class Diabetes(DatasetPlugin):
 
 
 class CaliforniaHousing(DatasetPlugin):
-    """California housing (20640 districts, 8 features), via scikit-learn's fetcher.
+    """California housing (20640 districts, 8 features), the StatLib original as scikit-learn serves it.
 
-    Read from scikit-learn's cache file in the data home (``sweepnet data download
-    california_housing`` creates it). ``X: (N, 8)`` float32, ``y: (N,)`` float32 median house
-    value in units of $100,000. Fixed split: 60 / 20 / 20 %, shuffled with seed 0.
+    ``sweepnet data download california_housing`` fetches ``cal_housing.tgz`` from the URL (and
+    checksum) scikit-learn's ``fetch_california_housing`` uses; its text file ``cal_housing.data``
+    is parsed here (scikit-learn's own cache is a pickle, and is never read). The features are
+    scikit-learn's: ``X: (N, 8)`` float32 MedInc, HouseAge, AveRooms, AveBedrms, Population,
+    AveOccup, Latitude, Longitude; ``y: (N,)`` float32 median house value in units of $100,000.
+    Fixed split: 60 / 20 / 20 %, shuffled with seed 0.
     """
 
-    def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
-        from sklearn.datasets import fetch_california_housing
+    source = DownloadSource(
+        folder="california_housing",
+        files=(
+            RemoteFile(
+                "cal_housing.tgz",
+                "sha256:aaa5c9a6afe2225cc2aed2723682ae403280c4a3695a2ddda4ffb5d8215ea681",
+                size=441_000,  # about; the cap adds 1 MiB
+                url="https://ndownloader.figshare.com/files/5976036",
+            ),
+        ),
+        required=("cal_housing.data",),
+        archive_root="CaliforniaHousing",
+    )
 
-        path = require("california_housing", data_home)
-        try:
-            X, y = fetch_california_housing(data_home=str(data_home), download_if_missing=False, return_X_y=True)
-        except (OSError, ValueError, EOFError, IndexError) as err:
-            raise DataError(f"california_housing: cannot read {path}: {err}") from None
+    def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
+        path = require("california_housing", self.source, data_home) / "cal_housing.data"
+        X, y = read_california_housing(path)
         meta = DatasetMeta("california_housing", "regression", (8,))
-        return Dataset(meta, *_split(X.astype(np.float32), y.astype(np.float32), val=0.2, test=0.2, stratify=False))
+        return Dataset(meta, *_split(X, y, val=0.2, test=0.2, stratify=False))
+
+
+def read_california_housing(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Parse ``cal_housing.data`` into scikit-learn's features and target.
+
+    The file has one district per line, nine comma-separated numbers: longitude, latitude,
+    median age, total rooms, total bedrooms, population, households, median income, median
+    house value.
+
+    Returns
+    -------
+    X : (N, 8) float32: MedInc, HouseAge, AveRooms, AveBedrms, Population, AveOccup, Latitude, Longitude.
+    y : (N,) float32 median house value / 100,000.
+
+    Raises
+    ------
+    DataError
+        naming ``path`` when it is not such a table.
+    """
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2, encoding="ascii")
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"california_housing: cannot read {path}: {' '.join(str(err).split())}") from None
+    if table.shape[1] != 9 or len(table) == 0 or not np.isfinite(table).all() or (table[:, 6] <= 0).any():
+        raise DataError(
+            f"california_housing: {path} is not the StatLib table (9 finite numbers per line, households > 0); "
+            f"got {table.shape[1]} columns"
+        )
+    lon, lat, age, rooms, bedrooms, population, households, income, value = table.T
+    X = np.column_stack(
+        [income, age, rooms / households, bedrooms / households, population, population / households, lat, lon]
+    )
+    return X.astype(np.float32), (value / 100_000).astype(np.float32)
 
 
 class _SplitCounts(BaseModel):
@@ -150,9 +197,16 @@ class Cifar10(DatasetPlugin):
     """
 
     Options = Cifar10Options
+    source = DownloadSource(
+        folder="cifar-10-batches-py",
+        base_url="https://www.cs.toronto.edu/~kriz/",
+        files=(RemoteFile("cifar-10-python.tar.gz", "md5:c58f30108f718f92721af3b95e74349a", size=170_498_071),),
+        required=(*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"),
+        archive_root="cifar-10-batches-py",
+    )
 
     def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
-        root = require("cifar10", data_home)
+        root = require("cifar10", self.source, data_home)
         try:
             X, y = read_CIFAR10(root, "train", options.num_training + options.num_validation)
             X_test, y_test = read_CIFAR10(root, "test", options.num_test)
@@ -183,9 +237,20 @@ class Mnist(DatasetPlugin):
     """
 
     Options = MnistOptions
+    source = DownloadSource(
+        folder="mnist",
+        base_url="https://ossci-datasets.s3.amazonaws.com/mnist/",
+        files=(
+            RemoteFile("train-images-idx3-ubyte.gz", "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873", size=9_912_422),
+            RemoteFile("train-labels-idx1-ubyte.gz", "md5:d53e105ee54ea40749a09fcbcd1e9432", size=28_881),
+            RemoteFile("t10k-images-idx3-ubyte.gz", "md5:9fb629c4189551a2d022fa330f9573f3", size=1_648_877),
+            RemoteFile("t10k-labels-idx1-ubyte.gz", "md5:ec29112dd5afa0611ce80d1b7f02629c", size=4_542),
+        ),
+        required=tuple(f"{stem}|{stem}.gz" for stem in MNIST_FILES.values()),
+    )
 
     def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
-        root = require("mnist", data_home)
+        root = require("mnist", self.source, data_home)
         try:
             Xtr, ytr, Xte, yte = load_MNIST(root)
         except (ValueError, OSError) as err:

@@ -202,18 +202,37 @@ def _scale_shift(size: int, dtype: _DType) -> dict[str, np.ndarray]:
     return {"gamma": np.ones(size, dtype=dtype), "beta": np.zeros(size, dtype=dtype)}
 
 
-class BatchNorm(Layer):
+class _RunningStatistics(Layer):
+    """A batch normalisation layer: ``bn_param`` holds its options and, once it trained, the
+    running statistics that test mode normalises with (its :meth:`state`)."""
+
+    Options = _BatchNormOptions
+    _STATISTICS = ("running_mean", "running_var")
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.bn_param: dict[str, Any] = self.options.model_dump()  # the kernel adds running statistics
+
+    def state(self) -> dict[str, np.ndarray]:
+        """``running_mean`` and ``running_var``, ``(D,)`` or ``(C,)`` (``{}`` before any training step)."""
+        return {key: self.bn_param[key].copy() for key in self._STATISTICS if key in self.bn_param}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        unknown = sorted(set(state) - set(self._STATISTICS))
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no state {', '.join(unknown)}")
+        for key in self._STATISTICS:
+            self.bn_param.pop(key, None)
+        self.bn_param.update({key: np.array(value) for key, value in state.items()})
+
+
+class BatchNorm(_RunningStatistics):
     """Batch normalisation of each feature over the minibatch (running statistics at test time).
 
     ``x: (N, D)`` -> ``out: (N, D)``; ``gamma, beta: (D,)``.
     """
 
-    Options = _BatchNormOptions
     example_shapes = ((5,), (8,))
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.bn_param: dict[str, Any] = self.options.model_dump()  # the kernel adds running statistics
 
     def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype: _DType) -> tuple[Params, Shape]:
         expect_ndim(in_shape, 1, "(D,)", hint="use spatial_batchnorm for (C, H, W) inputs")
@@ -250,18 +269,13 @@ class LayerNorm(Layer):
         return dx, {"gamma": dgamma, "beta": dbeta}
 
 
-class SpatialBatchNorm(Layer):
+class SpatialBatchNorm(_RunningStatistics):
     """Batch normalisation of each channel over the minibatch and both spatial axes.
 
     ``x: (N, C, H, W)`` -> ``out: (N, C, H, W)``; ``gamma, beta: (C,)``.
     """
 
-    Options = _BatchNormOptions
     example_shapes = ((2, 3, 3), (3, 2, 4))
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.bn_param: dict[str, Any] = self.options.model_dump()  # the kernel adds running statistics
 
     def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype: _DType) -> tuple[Params, Shape]:
         expect_ndim(in_shape, 3, "(C, H, W)", hint="use batchnorm for flat inputs")

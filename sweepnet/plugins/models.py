@@ -189,7 +189,7 @@ class LinearModel:
     """A linear classifier (SVM or softmax) behind the classic-model interface.
 
     ``W: (D, C)`` is created at the first :meth:`fit` for all ``num_classes`` classes, even those
-    missing from a small training subset.
+    missing from a small training subset; assigning ``params`` loads a trained one.
     """
 
     def __init__(
@@ -208,6 +208,15 @@ class LinearModel:
         """``{"W": (D, C)}`` once fitted, ``{}`` before."""
         return {} if self.classifier.W is None else {"W": self.classifier.W}
 
+    @params.setter
+    def params(self, params: dict[str, np.ndarray]) -> None:
+        self.classifier.W = params.get("W")
+
+    @property
+    def loss_name(self) -> str:
+        """``"svm"`` or ``"softmax"``: the loss it trains with."""
+        return "svm" if isinstance(self.classifier, LinearSVM) else "softmax"
+
     def fit(self, X: np.ndarray, y: np.ndarray) -> list[float]:
         """Minibatch SGD on ``X: (N, ...)``, ``y: (N,)``; returns the loss of every iteration."""
         X = _flat(X).astype(self.dtype, copy=False)
@@ -218,6 +227,10 @@ class LinearModel:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Highest-scoring class, ``(N,)``."""
         return self.classifier.predict(_flat(X).astype(self.dtype, copy=False))
+
+    def scores(self, X: np.ndarray) -> np.ndarray:
+        """Class scores ``(N, C) = X @ W`` for ``X: (N, ...)``, which :meth:`predict` takes the argmax of."""
+        return _flat(X).astype(self.dtype, copy=False) @ self.classifier.W
 
 
 class KNearestNeighborPlugin(ModelPlugin):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 
+from sweepnet.conformance import FirstStep
 from sweepnet.core.layers import mse_loss, softmax_loss, svm_loss
 from sweepnet.data import DatasetMeta
 from sweepnet.errors import ConfigError
@@ -34,7 +35,7 @@ from sweepnet.layer import Layer, Params, Shape, ShapeError
 from sweepnet.model import LossName, ModelPlugin, num_outputs, resolve_loss, resolve_rng
 from sweepnet.pluginmanager import get_registries
 from sweepnet.plugins.layers import WeightScale
-from sweepnet.registry import Registry, UnknownComponentError
+from sweepnet.registry import Component, Registry, UnknownComponentError
 
 __all__ = ["SequentialNet", "SequentialPlugin"]
 
@@ -45,7 +46,10 @@ _FIELD = "model.layers"
 class SequentialNet:
     """A feed-forward stack of layer plugins with the classic model interface.
 
-    Parameter names are ``"<index>.<layer name>.<param>"``, e.g. ``"0.conv.W"``.
+    Parameter names are ``"<index>.<layer name>.<param>"``, e.g. ``"0.conv.W"``; the layers' state
+    (:meth:`state`, e.g. batchnorm's running statistics) is named the same way. The first call of
+    :meth:`loss` in each mode checks every layer's output and gradient shapes and values
+    (:class:`~sweepnet.conformance.FirstStep`), naming ``model.layers[i]`` and its plugin.
 
     Attributes
     ----------
@@ -54,6 +58,7 @@ class SequentialNet:
     reg : L2 strength, applied to each layer's ``regularized`` parameters.
     loss_name : ``"softmax"``, ``"svm"`` or ``"mse"`` (the Solver treats mse as regression).
     dtype : dtype of the parameters and of the computation.
+    where : per layer, how errors name it (``"model.layers[1]: layer 'gelu' of plugin ..."``).
     """
 
     def __init__(
@@ -64,8 +69,11 @@ class SequentialNet:
         reg: float,
         loss_name: str,
         dtype: np.dtype | type,
+        where: list[str] | None = None,
     ) -> None:
         self.layers = layers
+        self.where = where or [f"{_FIELD}[{index}]: layer {name!r}" for index, (name, _, _) in enumerate(layers)]
+        self._unchecked = {"train", "test"}  # modes whose first step has not been checked yet
         self.reg = reg
         self.loss_name = loss_name
         self.dtype = np.dtype(dtype)
@@ -94,17 +102,28 @@ class SequentialNet:
         """
         out = X.astype(self.dtype, copy=False)
         mode = "test" if y is None else "train"
-        caches = []
-        for (_, layer, _), keys in zip(self.layers, self._keys):
-            out, cache = layer.forward(out, {short: self.params[key] for short, key in keys.items()}, mode)
+        check = FirstStep(self.where) if mode in self._unchecked else None
+        caches, input_shapes = [], []
+        for index, ((_, layer, shape), keys) in enumerate(zip(self.layers, self._keys)):
+            x, params = out, self._own_params(keys)
+            out, cache = layer.forward(x, params, mode)
+            if check:
+                check.forward(index, x, params, out, shape)
             caches.append(cache)
+            input_shapes.append(x.shape)
         if y is None:
+            self._unchecked.discard(mode)
             return out
         loss, dout = _LOSSES[self.loss_name](out, y)
         grads: Params = {}
-        for (_, layer, _), keys, cache in zip(reversed(self.layers), reversed(self._keys), reversed(caches)):
-            dout, layer_grads = layer.backward(dout, cache)
+        for index in reversed(range(len(self.layers))):
+            keys = self._keys[index]
+            dx, layer_grads = self.layers[index][1].backward(dout, caches[index])
+            if check:
+                check.backward(index, dout, input_shapes[index], dx, layer_grads, self._own_params(keys))
+            dout = dx
             grads.update({keys[short]: grad for short, grad in layer_grads.items()})
+        self._unchecked.discard(mode)
         if self.reg:
             for (_, layer, _), keys in zip(self.layers, self._keys):
                 for short in layer.regularized:
@@ -112,6 +131,36 @@ class SequentialNet:
                     loss += 0.5 * self.reg * float(np.vdot(w, w))
                     grads[keys[short]] = grads[keys[short]] + self.reg * w
         return loss, grads
+
+    def _own_params(self, keys: dict[str, str]) -> Params:
+        """One layer's parameters by its own names (``"W"``), from the model-wide keys."""
+        return {short: self.params[key] for short, key in keys.items()}
+
+    def state(self) -> Params:
+        """Every layer's :meth:`~sweepnet.layer.Layer.state`, keyed like ``params``: ``"1.batchnorm.running_mean"``."""
+        return {
+            f"{index}.{name}.{key}": value
+            for index, (name, layer, _) in enumerate(self.layers)
+            for key, value in layer.state().items()
+        }
+
+    def load_state(self, state: Params) -> None:
+        """Hand each layer its part of ``state`` (as :meth:`state` returned it); layers absent from it get ``{}``.
+
+        Raises
+        ------
+        ValueError
+            for a name that is no layer's state.
+        """
+        prefixes = [f"{index}.{name}." for index, (name, _, _) in enumerate(self.layers)]
+        parts: list[Params] = [{} for _ in self.layers]
+        for key, value in state.items():
+            index = key.split(".", 1)[0]
+            if not index.isdigit() or int(index) >= len(self.layers) or not key.startswith(prefixes[int(index)]):
+                raise ValueError(f"the sequential model has no layer state {key!r}")
+            parts[int(index)][key.removeprefix(prefixes[int(index)])] = value
+        for (_, layer, _), part in zip(self.layers, parts, strict=True):
+            layer.load_state(part)
 
     def __repr__(self) -> str:
         rows = [f"  {index}: {layer!r} -> {shape}" for index, (_, layer, shape) in enumerate(self.layers)]
@@ -157,23 +206,26 @@ class SequentialPlugin(ModelPlugin):
         registry = self._layer_registry or get_registries().layers
         layers: list[tuple[str, Layer, Shape]] = []
         layer_params: list[Params] = []
+        where: list[str] = []
         shape = tuple(meta.input_shape)
         for index, spec in enumerate(options.layers):
-            name, layer = _make_layer(registry, spec, index, options.weight_scale)
+            component, layer = _make_layer(registry, spec, index, options.weight_scale)
+            name = component.name
             try:
                 params, shape = layer.init_params(shape, generator, dtype)
             except ShapeError as err:
                 raise ConfigError(f"{_FIELD}[{index}]", f"{name} {err}") from None
             layers.append((name, layer, tuple(shape)))
             layer_params.append(params)
+            where.append(f"{_FIELD}[{index}]: {component.label}")
         _check_output(shape, meta, len(layers) - 1, layers[-1][0])
-        return SequentialNet(layers, layer_params, reg=options.reg, loss_name=loss_name, dtype=dtype)
+        return SequentialNet(layers, layer_params, reg=options.reg, loss_name=loss_name, dtype=dtype, where=where)
 
 
 def _make_layer(
     registry: Registry, spec: str | dict[str, Any], index: int, weight_scale: WeightScale
-) -> tuple[str, Layer]:
-    """Resolve and instantiate the layer of ``model.layers[index]``; returns ``(name, layer)``."""
+) -> tuple[Component, Layer]:
+    """Resolve and instantiate the layer of ``model.layers[index]``; returns its component and the layer."""
     field = f"{_FIELD}[{index}]"
     if isinstance(spec, str):
         name, raw = spec, {}
@@ -189,7 +241,7 @@ def _make_layer(
     if component.options is not None and "weight_scale" in component.options.model_fields:
         raw.setdefault("weight_scale", weight_scale)  # the model-wide init scale, unless the layer sets its own
     component.parse_options(raw, field)
-    return name, component.obj(**raw)
+    return component, component.obj(**raw)
 
 
 def _check_output(shape: Shape, meta: DatasetMeta, index: int, name: str) -> None:

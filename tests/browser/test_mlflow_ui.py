@@ -1,7 +1,8 @@
 """Headless Chromium browses a finished sweep in the MLflow UI that ``sweepnet ui`` serves.
 
 Uses Debian's ``chromium`` and its own headless CLI (``--dump-dom`` after the page's scripts ran,
-``--screenshot``); the screenshot is kept in ``test-artifacts/`` for a human to look at.
+``--screenshot``); the screenshots of the runs table and of a trial's metric charts are kept in
+``test-artifacts/`` for a human to look at.
 """
 
 from __future__ import annotations
@@ -81,51 +82,70 @@ def ui(tmp_path):
             process.wait()
 
 
-def _chromium(url: str, profile: Path, action: str) -> str:
-    """Load ``url`` headless, let its scripts and requests settle, then ``action``
-    (``--dump-dom`` or ``--screenshot=<file>``); returns what Chromium printed."""
+def _chromium(url: str, profile: Path, action: str, window: str = "1400,900") -> str:
+    """Load ``url`` headless in a ``window`` (``"width,height"``), let its scripts and requests
+    settle, then ``action`` (``--dump-dom`` or ``--screenshot=<file>``); returns what Chromium printed."""
     command = [
         CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
-        "--window-size=1400,900", "--virtual-time-budget=30000", action, url,
+        f"--window-size={window}", "--virtual-time-budget=30000", action, url,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=180, check=True).stdout
 
 
-def _text(url: str, profile: Path) -> str:
-    """The visible text of the page at ``url`` once rendered."""
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", _chromium(url, profile, "--dump-dom"), flags=re.S)
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+def _dom(url: str, profile: Path) -> str:
+    """The page at ``url`` as rendered (scripts run), scripts and styles removed."""
+    return re.sub(r"<(script|style)\b.*?</\1>", " ", _chromium(url, profile, "--dump-dom"), flags=re.S)
 
 
-def test_chromium_finds_the_experiment_the_parent_run_and_its_child_runs(ui, tmp_path):
+def _text(dom: str) -> str:
+    """The visible text of a rendered page."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
+
+
+def _screenshot(url: str, profile: Path, name: str) -> Path:
+    """A screenshot of ``url`` kept in ``test-artifacts/`` for a human to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    _chromium(url, profile, f"--screenshot={path}")
+    assert path.read_bytes().startswith(b"\x89PNG") and path.stat().st_size > 20_000
+    return path
+
+
+def test_the_sweep_opens_on_its_runs_and_a_trial_shows_its_metric_charts(ui, tmp_path):
     base, uri = ui
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(SWEEP)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the classic runs view
     runs = client.search_runs([experiment.experiment_id])
     [parent] = [run for run in runs if run.data.tags["sweepnet.kind"] == "sweep"]
     children = sorted(run.info.run_name for run in runs if run.data.tags["sweepnet.kind"] == "trial")
     assert children == ["trial-000-00ababab", "trial-001-01ababab", "trial-002-02ababab"]
-    runs_page = f"{base}/#/experiments/{experiment.experiment_id}/runs"
+    profile = tmp_path / "profile"
 
-    listing = _text(f"{base}/#/experiments", tmp_path / "profile")
+    listing = _text(_dom(f"{base}/#/experiments", profile))
     assert SWEEP in listing
 
-    nested = _text(runs_page, tmp_path / "profile")
-    assert parent.info.run_name in nested and "4 matching runs" in nested
-    assert not any(name in nested for name in children), "child runs are folded under their parent"
+    # MLflow 3.17's UI follows its GenAI / Model training switch (URL or browser storage) over the tag
+    training = "workflowType=machine_learning"
+    experiment_page = _text(_dom(f"{base}/#/experiments/{experiment.experiment_id}?{training}", profile))
+    assert parent.info.run_name in experiment_page and "4 matching runs" in experiment_page
 
-    # sorted by a metric, MLflow lists child runs flat: every trial is there, next to its sweep
+    # sorted by a metric, the runs table lists every trial next to its sweep
     order = urllib.parse.urlencode({"orderByKey": "metrics.`final/val_acc`", "orderByAsc": "false"})
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot = ARTIFACTS / "mlflow-ui-sweep-runs.png"
-    screenshot.unlink(missing_ok=True)
-    flat = _text(f"{runs_page}?{order}", tmp_path / "profile")
-    assert all(name in flat for name in [parent.info.run_name, *children])
-    _chromium(f"{runs_page}?{order}", tmp_path / "profile", f"--screenshot={screenshot}")
-    assert screenshot.read_bytes().startswith(b"\x89PNG") and screenshot.stat().st_size > 20_000
+    runs_page = f"{base}/#/experiments/{experiment.experiment_id}/runs?{order}&{training}"
+    listed = _text(_dom(runs_page, profile))
+    assert all(name in listed for name in [parent.info.run_name, *children])
+    _screenshot(runs_page, profile, "mlflow-ui-sweep-runs.png")
 
     best_child = next(run for run in runs if run.info.run_name == children[-1])
-    page = _text(f"{runs_page}/{best_child.info.run_id}", tmp_path / "profile")
-    assert f"Parent run {parent.info.run_name}" in page
-    assert "solver.lr 0.001" in page and "final/val_acc" in page and "sweepnet.state : COMPLETED" in page
+    run_page = f"{base}/#/experiments/{experiment.experiment_id}/runs/{best_child.info.run_id}"
+    overview = _text(_dom(f"{run_page}?{training}", profile))
+    assert f"Parent run {parent.info.run_name}" in overview
+    assert "solver.lr 0.001" in overview and "final/val_acc" in overview and "sweepnet.state : COMPLETED" in overview
+    charts_page = f"{run_page}/model-metrics?{training}"
+    charts = _dom(charts_page, profile)
+    assert "js-plotly-plot" in charts or "main-svg" in charts, "no metric chart was drawn"
+    assert all(metric in _text(charts) for metric in ("loss", "val_acc", "train_acc"))
+    _screenshot(charts_page, profile, "mlflow-ui-trial-metric-charts.png")

@@ -61,7 +61,7 @@ def test_prints_the_ranked_trials_then_the_best_and_its_model(store, capsys):
     assert "best: trial 1 (11111111) val_acc 0.9, test_acc 0.85" in out
     [model_line] = [line for line in out.splitlines() if line.startswith("model: ")]
     with np.load(model_line.removeprefix("model: "), allow_pickle=False) as model:
-        np.testing.assert_array_equal(model["W1"], weights[1]["W1"])
+        np.testing.assert_array_equal(model["params/W1"], weights[1]["W1"])
 
 
 def test_limit_shows_only_the_best_n(store, capsys):
@@ -94,3 +94,12 @@ def test_limit_must_be_positive(capsys):
     with pytest.raises(SystemExit) as exited:
         main(["best", "digits-mlp", "--limit", "0"])
     assert exited.value.code == 2 and "--limit: must be at least 1" in capsys.readouterr().err
+
+
+def test_the_table_is_not_cut_when_stdout_is_not_a_terminal(store, capsys, monkeypatch):
+    uri, _ = store
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["best", "digits-mlp", "--tracking-uri", uri]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    assert ["1", "1", "1" * 8, "COMPLETED", "0.9", "0.85", "2", "1", "0.1"] in _rows(out)

@@ -6,7 +6,7 @@ import pytest
 
 from sweepnet import __version__
 from sweepnet.cli import main
-from sweepnet.pluginmanager import AUTOLOAD_ENV, PluginWarning
+from sweepnet.pluginmanager import AUTOLOAD_ENV, get_registries
 
 BAD_LAYER = """
     import numpy as np
@@ -70,11 +70,15 @@ def test_entry_point_plugins_are_listed_with_their_distribution(capsys, installe
     )
 
 
-def test_check_passes_for_the_builtins(capsys):
+def test_check_passes_for_the_builtins_naming_each_one(capsys, builtin_registries):
     assert main(["plugins", "--check"]) == 0
     out = capsys.readouterr().out
     assert "FAILED" not in out
-    assert "checked" in out and "0 problem(s)" in out
+    checked = [line for line in out.splitlines() if line.startswith("ok ")]
+    for component in [*builtin_registries.layers, *builtin_registries.optimizers]:
+        assert sum(line.startswith(f"ok     {component.label} (") for line in checked) == 1, component.name
+    assert len(checked) == len(builtin_registries.layers) + len(builtin_registries.optimizers)
+    assert f"checked {len(checked)} layers and optimizers: 0 problem(s)" in out
 
 
 def test_check_fails_naming_a_layer_whose_backward_is_wrong(capsys, installed_plugin, monkeypatch):
@@ -83,7 +87,8 @@ def test_check_fails_naming_a_layer_whose_backward_is_wrong(capsys, installed_pl
     assert main(["plugins", "--check"]) == 1
     [failure] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("FAILED")]
     assert failure.startswith(
-        "FAILED layer 'bad_relu' (bad-layers 0.2): layer BadRelu() at input shape (7,): dx does not match"
+        "FAILED layer 'bad_relu' of plugin 'plugin' (bad-layers 0.2): layer BadRelu() at input shape (7,): "
+        "dx does not match"
     )
 
 
@@ -92,23 +97,24 @@ def test_check_fails_naming_an_optimizer_that_does_not_descend(capsys, installed
     monkeypatch.setenv(AUTOLOAD_ENV, "0")
     assert main(["plugins", "--check"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED optimizer 'uphill' (uphill-optim 1.0): optimizer 'uphill': 100 steps on a quadratic" in out
+    assert "FAILED optimizer 'uphill' of plugin 'plugin' (uphill-optim 1.0): optimizer 'uphill': 100 steps" in out
+    assert "ok     optimizer 'adam' of sweepnet" in out
 
 
 def test_a_plugin_that_failed_to_load_is_shown_and_fails_the_check(capsys, installed_plugin, monkeypatch):
     installed_plugin("broken-plugin", "raise RuntimeError('needs CUDA')\n", entry_point="broken")
     monkeypatch.setenv(AUTOLOAD_ENV, "0")
-    with pytest.warns(PluginWarning):
-        assert main(["plugins"]) == 0
-    out = capsys.readouterr().out
-    assert "plugins that failed to load" in out
+    assert main(["plugins"]) == 0
+    out, err = capsys.readouterr()
     error = "failed to import 'broken_plugin': RuntimeError: needs CUDA"
+    assert err == f"sweepnet: warning: plugin 'broken' (broken-plugin 1.0) skipped: {error}\n"
+    assert "plugins not loaded" in out
     assert ("broken", "broken-plugin", "1.0", error) in _rows(out)
     assert main(["plugins", "--check"]) == 1
-    assert "FAILED plugin 'broken' (broken-plugin 1.0): failed to import" in capsys.readouterr().out
+    assert f"FAILED plugin 'broken' (broken-plugin 1.0): {error}" in capsys.readouterr().out
 
 
-def test_a_duplicate_name_is_a_user_error_naming_both_providers(capsys, installed_plugin, monkeypatch):
+def test_a_name_clash_is_a_warning_and_a_table_row_and_stops_nothing(capsys, installed_plugin, monkeypatch):
     installed_plugin(
         "conv-clash",
         """
@@ -119,9 +125,70 @@ def test_a_duplicate_name_is_a_user_error_naming_both_providers(capsys, installe
             registry.add("conv", object)
         """,
         version="3.0",
+        entry_point="clash",
     )
     monkeypatch.setenv(AUTOLOAD_ENV, "0")
-    assert main(["plugins"]) == 2
-    assert capsys.readouterr().err == (
-        f"sweepnet: error: layer 'conv' is registered twice: by sweepnet {__version__} and by conv-clash 3.0\n"
+    assert main(["plugins"]) == 0
+    out, err = capsys.readouterr()
+    assert err == (
+        f"sweepnet: warning: layer 'conv' of plugin 'clash' (conv-clash 3.0) skipped: the name is taken by "
+        f"sweepnet {__version__}, which registered it first; to use conv-clash's, set SWEEPNET_PREFER=conv=conv-clash\n"
     )
+    assert "name clashes (choose with SWEEPNET_PREFER=NAME=DISTRIBUTION)" in out
+    clash = "plugin 'clash' (conv-clash 3.0)"
+    assert ("layer", "conv", f"sweepnet {__version__}", clash, "registered first") in _rows(out)
+    monkeypatch.setenv("SWEEPNET_PREFER", "conv=conv-clash")
+    get_registries.cache_clear()
+    assert main(["plugins"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    row = ("layer", "conv", clash, f"sweepnet {__version__}", "preferred by SWEEPNET_PREFER")
+    assert row in _rows(out)
+
+
+def test_a_disabled_plugin_is_listed_as_such(capsys, installed_plugin, monkeypatch):
+    installed_plugin("broken-plugin", "raise RuntimeError('needs CUDA')\n", entry_point="broken")
+    monkeypatch.setenv(AUTOLOAD_ENV, "0")
+    monkeypatch.setenv("SWEEPNET_DISABLE_PLUGINS", "broken")
+    assert main(["plugins", "--check"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert ("broken", "broken-plugin", "1.0", "disabled by SWEEPNET_DISABLE_PLUGINS") in _rows(out)
+
+
+def test_tables_are_full_width_when_stdout_is_not_a_terminal(capsys, installed_plugin, monkeypatch):
+    installed_plugin(
+        "sweepnet-leaky-relu-with-a-long-distribution-name",
+        """
+        from sweepnet import hookimpl
+
+        class Wordy:
+            "A description far longer than any narrow window would show without cutting it off at the end."
+
+        @hookimpl
+        def sweepnet_register_layers(registry):
+            registry.add("wordy_layer_with_a_long_name", Wordy)
+        """,
+        version="10.20.30",
+    )
+    monkeypatch.setenv(AUTOLOAD_ENV, "0")
+    monkeypatch.setenv("COLUMNS", "60")
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    row = [r for r in _rows(out) if r[1] == "wordy_layer_with_a_long_name"][0]
+    assert row == (
+        "layer",
+        "wordy_layer_with_a_long_name",
+        "sweepnet-leaky-relu-with-a-long-distribution-name",
+        "10.20.30",
+        "A description far longer than any narrow window would show without cutting it off at the end.",
+    )
+
+
+def test_markdown_lists_every_component(capsys, builtin_registries):
+    assert main(["plugins", "--markdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["| kind | name | provider | description |", "|---|---|---|---|"]
+    assert len(lines) == 2 + sum(len(registry) for _, registry in builtin_registries.items())
+    assert "| layer | `conv` | sweepnet | " in "\n".join(lines)

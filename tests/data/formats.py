@@ -11,7 +11,16 @@ import numpy as np
 
 from sweepnet.core.data_utils import save_CIFAR_batch, save_idx
 
-__all__ = ["CIFAR_BATCH", "cifar_archive", "md5", "write_cifar", "write_mnist"]
+__all__ = [
+    "CIFAR_BATCH",
+    "california_archive",
+    "cifar_archive",
+    "md5",
+    "sha256",
+    "write_california",
+    "write_cifar",
+    "write_mnist",
+]
 
 CIFAR_BATCH = 8  # images per batch; the originals hold 10000
 
@@ -40,6 +49,42 @@ def write_mnist(root: Path, n_train: int = 30, n_test: int = 10, gz: bool = True
     save_idx(root / f"t10k-labels-idx1-ubyte{suffix}", rng.integers(0, 10, n_test, dtype=np.uint8))
 
 
+def write_california(root: Path, rows: int = 100, seed: int = 0) -> np.ndarray:
+    """Write ``cal_housing.data`` (and ``.domain``) as StatLib's ``CaliforniaHousing`` folder has
+    them; return the table ``(rows, 9)``: longitude, latitude, median age, total rooms, total
+    bedrooms, population, households, median income, median house value."""
+    rng = np.random.default_rng(seed)
+    table = np.column_stack(
+        [
+            rng.uniform(-124.3, -114.3, rows).round(2),
+            rng.uniform(32.5, 42.0, rows).round(2),
+            rng.integers(1, 52, rows),
+            rng.integers(100, 5000, rows),
+            rng.integers(20, 1000, rows),
+            rng.integers(50, 3000, rows),
+            rng.integers(20, 1000, rows),
+            rng.uniform(0.5, 15.0, rows).round(4),
+            rng.integers(15000, 500001, rows),
+        ]
+    ).astype(np.float64)
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(f"{value:f}" for value in row) for row in table]
+    (root / "cal_housing.data").write_text("\n".join(lines) + "\n", encoding="ascii")
+    domain = ["longitude: continuous.", "latitude: continuous.", "housingMedianAge: continuous.",
+              "totalRooms: continuous.", "totalBedrooms: continuous.", "population: continuous.",
+              "households: continuous.", "medianIncome: continuous.", "medianHouseValue: continuous."]  # fmt: skip
+    (root / "cal_housing.domain").write_text("\n".join(domain) + "\n", encoding="ascii")
+    return table
+
+
+def california_archive(folder: Path) -> bytes:
+    """``cal_housing.tgz`` bytes: the folder under its top-level name ``CaliforniaHousing``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        tar.add(folder, arcname="CaliforniaHousing")
+    return buffer.getvalue()
+
+
 def cifar_archive(folder: Path) -> bytes:
     """``cifar-10-python.tar.gz`` bytes: the folder under its top-level name ``cifar-10-batches-py``."""
     buffer = io.BytesIO()
@@ -49,5 +94,10 @@ def cifar_archive(folder: Path) -> bytes:
 
 
 def md5(data: bytes) -> str:
-    """Hex MD5 of ``data``, as the download sources publish it."""
-    return hashlib.md5(data).hexdigest()
+    """``"md5:<hex>"`` of ``data``, as a download source declares its checksum."""
+    return "md5:" + hashlib.md5(data).hexdigest()
+
+
+def sha256(data: bytes) -> str:
+    """``"sha256:<hex>"`` of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -86,6 +86,21 @@ def test_a_plugin_breaking_the_contract_is_named(registry):
         load_dataset(DataSpec(name="wrong_shape"), registry)
 
 
+class _Crashing(DatasetPlugin):
+    """Its load raises something that is not a sweepnet error."""
+
+    def load(self, options, *, data_home):
+        raise KeyError("rows")
+
+
+def test_a_third_party_load_that_raises_is_one_line_naming_the_plugin(registry):
+    with registry.providing("crashing-data", "0.2", "crash"):
+        registry.add("crashing", _Crashing)
+    with pytest.raises(PluginError) as err:
+        load_dataset(DataSpec(name="crashing"), registry)
+    assert str(err.value) == "dataset 'crashing' of plugin 'crash' (crashing-data 0.2): load raised KeyError: 'rows'"
+
+
 def test_cifar10_end_to_end_with_the_classic_features_pipeline(registry, tmp_path):
     write_cifar(tmp_path / "cifar-10-batches-py")
     spec = DataSpec(

@@ -23,6 +23,8 @@ from sweepnet.plugins.datasets import (
 from sweepnet.registry import Registry
 from sweepnet.testing import check_dataset
 
+from tests.data.formats import california_archive, write_california
+
 
 def _write_cifar(root, batch=8, test=6):
     """A small cifar-10-batches-py folder; returns its training rows (5 * batch, 3072) uint8."""
@@ -197,22 +199,145 @@ def test_mnist_problems_are_data_errors(tmp_path):
         Mnist().load(Mnist.Options(num_training=30, num_validation=10, num_test=12), data_home=tmp_path)
 
 
-def test_california_housing_reads_scikit_learns_cache_in_the_data_home(tmp_path):
-    import joblib
-
-    # The file fetch_california_housing writes: (n, 9) with the target (in dollars) first,
-    # then MedInc, HouseAge, total rooms, bedrooms, population, households, latitude, longitude.
-    rng = np.random.default_rng(0)
-    table = rng.uniform(1, 10, (50, 9))
-    table[:, 0] = rng.uniform(1e5, 5e5, 50)
-    joblib.dump(table, tmp_path / "cal_housing_py3.pkz", compress=6)
+def test_california_housing_parses_the_original_table(tmp_path):
+    table = write_california(tmp_path / "california_housing", rows=50)
     data = check_dataset(CaliforniaHousing, data_home=tmp_path)
     assert data.meta.task == "regression" and data.meta.input_shape == (8,)
     assert [len(data.X_train), len(data.X_val), len(data.X_test)] == [30, 10, 10]
     targets = np.concatenate([data.y_train, data.y_val, data.y_test])
-    np.testing.assert_allclose(np.sort(targets), np.sort(table[:, 0] / 1e5), rtol=1e-6)
+    np.testing.assert_allclose(np.sort(targets), np.sort(table[:, 8] / 1e5), rtol=1e-6)
+    incomes = np.concatenate([data.X_train, data.X_val, data.X_test])[:, 0]
+    np.testing.assert_allclose(np.sort(incomes), np.sort(table[:, 7]), rtol=1e-6)
+
+
+def test_california_housing_features_match_scikit_learns(tmp_path):
+    """The same arithmetic as fetch_california_housing, checked on scikit-learn's own code path
+    (its loader fed our small table, without any download or cache)."""
+    import io
+    import tarfile
+
+    from sklearn.datasets import _california_housing
+
+    from sweepnet.plugins.datasets import read_california_housing
+
+    write_california(tmp_path / "CaliforniaHousing", rows=40)
+    X, y = read_california_housing(tmp_path / "CaliforniaHousing" / "cal_housing.data")
+    buffer = io.BytesIO(california_archive(tmp_path / "CaliforniaHousing"))
+    with tarfile.open(fileobj=buffer, mode="r:gz") as tar:
+        raw = np.loadtxt(tar.extractfile("CaliforniaHousing/cal_housing.data"), delimiter=",")
+    sk = raw[:, [8, 7, 2, 3, 4, 5, 6, 1, 0]]  # the column order _california_housing uses
+    target, data = sk[:, 0] / 100000.0, sk[:, 1:].copy()
+    data[:, 2] /= data[:, 5]
+    data[:, 3] /= data[:, 5]
+    data[:, 5] = data[:, 4] / data[:, 5]
+    assert "columns_index = [8, 7, 2, 3, 4, 5, 6, 1, 0]" in open(_california_housing.__file__).read()
+    np.testing.assert_allclose(X, data, rtol=1e-6)
+    np.testing.assert_allclose(y, target, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"1,2,3\n", "not the StatLib table"),
+        (b"1,2,3,4,5,6,0,8,9\n", "not the StatLib table"),  # no households: a division by zero
+        (b"1,2,3,4,5,6,7,8,nan\n", "not the StatLib table"),
+        (b"a,b,c,d,e,f,g,h,i\n", "cannot read"),
+        (b"\x80\x04\x95", "cannot read"),
+    ],
+)
+def test_a_malformed_california_table_is_a_data_error_naming_the_file(tmp_path, content, problem):
+    (tmp_path / "california_housing").mkdir()
+    (tmp_path / "california_housing" / "cal_housing.data").write_bytes(content)
+    with pytest.raises(DataError, match=f"^california_housing: .*{problem}") as err:
+        CaliforniaHousing().load(CaliforniaHousing.Options(), data_home=tmp_path)
+    assert "cal_housing.data" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_california_housing_missing_names_the_download_command(tmp_path):
-    with pytest.raises(DataError, match="cal_housing_py3.pkz .*sweepnet data download california_housing"):
+    command = "sweepnet data download california_housing"
+    with pytest.raises(DataError, match=f"california_housing .*cal_housing.data.*{command}"):
         CaliforniaHousing().load(CaliforniaHousing.Options(), data_home=tmp_path)
+
+
+# --------------------------------------------------------------------------- no code runs from a data file
+
+
+def _plant(path, marker):
+    """Write, at ``path``, a pickle that creates ``marker`` when anything unpickles it (joblib too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        pickle.dump({b"data": _Exploit(marker), b"labels": [0]}, f, protocol=2)
+
+
+def _every_read_path(home):
+    """Every file a built-in data set plugin could read under ``home``: each required file (every
+    alternative), each downloaded file, scikit-learn's own cache names for California housing."""
+    paths = []
+    for cls in BUILTIN_DATASETS.values():
+        if cls.source is None:
+            continue
+        folder = home / cls.source.folder
+        paths += [folder / name for required in cls.source.required for name in required.split("|")]
+        paths += [folder / remote.name for remote in cls.source.files]
+        paths += [home / remote.name for remote in cls.source.files]
+        paths += [folder / "batches.meta", folder / "cal_housing.domain"]
+    paths += [home / "cal_housing_py3.pkz", home / "cal_housing.pkz"]
+    paths += [home / "scikit_learn_data" / "cal_housing_py3.pkz"]
+    return paths
+
+
+def test_a_crafted_pickle_at_every_path_a_data_set_reads_runs_nothing(tmp_path, monkeypatch):
+    """Issue 19: a crafted cal_housing_py3.pkz ran code during sweepnet validate. Plant one at every
+    path the built-in data sets read, load each data set the way a sweep does, and check that the
+    payload never ran: each load fails as a DataError naming the file, or never reads it."""
+    from sweepnet.data import DataSpec, load_dataset
+    from sweepnet.pluginmanager import create_plugin_manager
+
+    home = tmp_path / "home"
+    marker = tmp_path / "exploited"
+    planted = _every_read_path(home)
+    for path in planted:
+        _plant(path, marker)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(home / "scikit_learn_data"))
+    registry = create_plugin_manager(autoload=False).build_registries().datasets
+    small = {"cifar10": {"num_training": 5, "num_validation": 1, "num_test": 1},
+             "mnist": {"num_training": 5, "num_validation": 1, "num_test": 1}}  # fmt: skip
+    for name in BUILTIN_DATASETS:
+        spec = DataSpec(name=name, options=small.get(name, {}), data_dir=home)
+        if BUILTIN_DATASETS[name].source is None:
+            load_dataset(spec, registry)  # bundled: reads none of the planted files
+            continue
+        with pytest.raises(DataError, match=f"^{name}: ") as err:
+            load_dataset(spec, registry)
+        assert "\n" not in str(err.value)
+    assert not marker.exists()
+    assert len(planted) >= 20
+
+
+def test_california_housing_never_reads_scikit_learns_pickle_cache(tmp_path):
+    marker = tmp_path / "exploited"
+    write_california(tmp_path / "california_housing", rows=20)
+    for name in ("cal_housing_py3.pkz", "cal_housing.pkz"):
+        _plant(tmp_path / name, marker)
+    assert len(check_dataset(CaliforniaHousing, data_home=tmp_path).X_train) == 12
+    assert not marker.exists()
+
+
+def test_a_crafted_feature_cache_is_never_unpickled_and_is_computed_again(tmp_path):
+    from sweepnet.data import DataSpec, load_dataset
+    from sweepnet.pluginmanager import create_plugin_manager
+
+    _write_cifar(tmp_path / "cifar-10-batches-py")
+    registry = create_plugin_manager(autoload=False).build_registries().datasets
+    spec = DataSpec(name="cifar10", options={"num_training": 30, "num_validation": 10, "num_test": 5},
+                    data_dir=tmp_path, features="hog_hsv")  # fmt: skip
+    first = load_dataset(spec, registry)
+    caches = sorted((tmp_path / "cache" / "features").glob("*.npy"))
+    assert len(caches) == 3  # train, val, test
+    marker = tmp_path / "exploited"
+    for path in caches:
+        _plant(path, marker)
+    with pytest.warns(UserWarning, match="ignoring the unreadable feature cache"):
+        again = load_dataset(spec, registry)
+    assert not marker.exists()
+    np.testing.assert_array_equal(again.X_train, first.X_train)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,16 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from sweepnet.pluginmanager import AUTOLOAD_ENV
+from .venvs import env_with_autoload, venv_seeing
 
 ROOT = Path(__file__).resolve().parents[2]
 EXTRAS = ROOT / "plugins" / "sweepnet-extras"
 PACKAGES = sorted(path for path in (ROOT / "plugins").iterdir() if (path / "pyproject.toml").exists())
-
-
-def _env_with_autoload() -> dict[str, str]:
-    """This process's environment without the test suite's autoload switch."""
-    return {key: value for key, value in os.environ.items() if key != AUTOLOAD_ENV}
 
 
 @pytest.mark.parametrize("package", PACKAGES, ids=lambda path: path.name)
@@ -32,7 +26,7 @@ def test_each_plugin_package_passes_its_own_tests(package):
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=package,
-        env=_env_with_autoload(),
+        env=env_with_autoload(),
         capture_output=True,
         text=True,
     )
@@ -74,22 +68,11 @@ def test_pip_install_makes_the_layers_usable_by_name_and_uninstall_removes_them(
     """A fresh venv sees sweepnet and its dependencies through a .pth file but not sweepnet-extras;
     ``pip install ./plugins/sweepnet-extras`` (no index, no build isolation: offline) then adds
     ``gelu`` to a sequential model without touching sweepnet, and ``pip uninstall`` takes it away.
-
-    (``--system-site-packages`` would expose the base interpreter's packages, not this venv's,
-    so the view of this venv's site-packages is added explicitly instead.)
     """
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = str(venv / "bin" / "python")
-    site = subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    view = _site_without_extras(tmp_path)
-    Path(site, "sweepnet-env.pth").write_text(f"import site; site.addsitedir({str(view)!r})\n")
+    python = venv_seeing(tmp_path / "venv", _site_without_extras(tmp_path))
 
     def run(*args: str) -> str:
-        result = subprocess.run([python, *args], env=_env_with_autoload(), capture_output=True, text=True)
+        result = subprocess.run([python, *args], env=env_with_autoload(), capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 

@@ -17,6 +17,7 @@ from sweepnet.plugins.layers import (
     LayerNorm,
     LeakyRelu,
     MaxPool,
+    Relu,
     Sigmoid,
     SpatialBatchNorm,
     SpatialGroupNorm,
@@ -146,6 +147,32 @@ def test_batchnorm_keeps_running_statistics_on_the_instance_and_init_resets_them
     assert abs(out.mean()) < 1e-3
     _init(layer, (3,))
     assert "running_mean" not in layer.bn_param
+
+
+@pytest.mark.parametrize(("layer", "in_shape"), [(BatchNorm(), (3,)), (SpatialBatchNorm(), (2, 3, 3))])
+def test_batchnorm_state_is_its_running_statistics_and_load_state_restores_them(layer, in_shape):
+    params, _ = _init(layer, in_shape)
+    assert layer.state() == {}  # nothing before the first training step
+    rng = np.random.default_rng(0)
+    x = rng.normal(1.0, 2.0, (6, *in_shape))
+    layer.forward(x, params, "train")
+    snapshot = layer.state()
+    assert sorted(snapshot) == ["running_mean", "running_var"] and snapshot["running_mean"].shape == (in_shape[0],)
+    expected, _ = layer.forward(x, params, "test")
+    layer.forward(rng.normal(-3.0, 1.0, (6, *in_shape)), params, "train")  # updates the statistics in place
+    layer.load_state(snapshot)
+    np.testing.assert_array_equal(layer.forward(x, params, "test")[0], expected)
+    layer.load_state({})
+    assert layer.state() == {} and layer.bn_param["momentum"] == 0.9
+    with pytest.raises(ValueError, match=r"has no state running_std"):
+        layer.load_state({"running_std": np.ones(in_shape[0])})
+
+
+def test_layers_without_state_return_none_and_refuse_some():
+    assert Relu().state() == {} and Dropout(seed=0).state() == {}
+    Relu().load_state({})
+    with pytest.raises(ValueError, match=r"Relu has no state, got running_mean"):
+        Relu().load_state({"running_mean": np.zeros(3)})
 
 
 # --------------------------------------------------------------------------- PyTorch cross-checks

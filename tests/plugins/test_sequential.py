@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sweepnet import __version__
+from sweepnet.conformance import FirstStep, LayerContractError
 from sweepnet.core.gradient_check import eval_numerical_gradient
 from sweepnet.core.models import TwoLayerNet
 from sweepnet.core.solver import Solver
@@ -13,6 +15,8 @@ from sweepnet.errors import ConfigError
 from sweepnet.layer import Layer
 from sweepnet.plugins.sequential import SequentialNet, SequentialPlugin
 from sweepnet.registry import Registry, validate_options
+
+from . import misbehaving
 
 IMAGES = DatasetMeta("tiny-images", "classification", (3, 8, 8), num_classes=10)
 VECTORS = DatasetMeta("blobs", "classification", (6,), num_classes=3)
@@ -139,6 +143,44 @@ def test_the_solver_trains_a_convnet_to_separate_image_blobs(build):
     assert solver.best_val_acc >= 0.9
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_solver_restores_every_layers_state_of_the_best_epoch(build, seed):
+    meta = DatasetMeta("blobs", "classification", (1, 6, 6), num_classes=3)
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((3, 1, 6, 6))
+
+    def split(n):
+        y = np.arange(n) % 3
+        return (centres[y] + 1.5 * rng.standard_normal((n, 1, 6, 6))).astype(np.float32), y
+
+    data = Dataset(meta, *split(90), *split(60), *split(30))
+    layers = [{"name": "conv", "filters": 4, "kernel": 3, "pad": 1}, "spatial_batchnorm", "relu", "flatten",
+              {"name": "affine", "units": 8}, "batchnorm", "relu", {"name": "affine", "units": 3}]  # fmt: skip
+    net = build(layers, meta, seed=seed)
+    solver = Solver(net, data, update_rule="adam", optim_config={"learning_rate": 3e-2}, num_epochs=8,
+                    batch_size=15, verbose=False, seed=seed)  # fmt: skip
+    solver.train()
+    assert sorted(net.state()) == [
+        "1.spatial_batchnorm.running_mean", "1.spatial_batchnorm.running_var",
+        "5.batchnorm.running_mean", "5.batchnorm.running_var",
+    ]  # fmt: skip
+    assert solver.check_accuracy(data.X_val, data.y_val) == solver.best_val_acc
+    for name, value in solver.best_state.items():
+        np.testing.assert_array_equal(net.state()[name], value)
+
+
+def test_load_state_hands_each_layer_its_part_and_refuses_strangers(build):
+    net = build([{"name": "affine", "units": 4}, "batchnorm", {"name": "affine", "units": 3}], VECTORS)
+    net.load_state({"1.batchnorm.running_mean": np.ones(4), "1.batchnorm.running_var": np.full(4, 2.0)})
+    np.testing.assert_array_equal(net.layers[1][1].bn_param["running_var"], np.full(4, 2.0))
+    assert sorted(net.state()) == ["1.batchnorm.running_mean", "1.batchnorm.running_var"]
+    for name in ("0.affine.running_mean", "1.affine.running_mean", "7.batchnorm.running_mean", "x", "1.batchnorm.w"):
+        with pytest.raises(ValueError, match="no (layer )?state"):
+            net.load_state({name: np.ones(4)})
+    net.load_state({})
+    assert net.state() == {}
+
+
 def test_the_model_weight_scale_is_the_default_of_every_layer_with_weights(build):
     layers = [
         {"name": "affine", "units": 300},
@@ -227,3 +269,91 @@ def test_a_loss_that_does_not_suit_the_task_is_a_config_error(build):
 def test_options_need_at_least_one_layer():
     with pytest.raises(ConfigError, match=r"^model.layers: List should have at least 1 item"):
         validate_options(SequentialPlugin.Options, {"layers": []}, "model")
+
+
+# --------------------------------------------------------------------------- first-step checks
+
+
+@pytest.fixture
+def third_party(builtin_registries):
+    """``build(layers)``: a SequentialNet on VECTORS; its registry adds the misbehaving layers as ``bad-layers 0.3``."""
+    registry = Registry("layer")
+    for component in builtin_registries.layers:
+        registry.include(component)
+    with registry.providing("bad-layers", "0.3", "bad"):
+        for name, cls in misbehaving.LAYERS.items():
+            registry.add(name, cls)
+    plugin = SequentialPlugin(registry)
+
+    def make(layers):
+        return plugin.build(plugin.Options.model_validate({"layers": layers}), VECTORS, seed=0)
+
+    return make
+
+
+def _batch():
+    rng = np.random.default_rng(1)
+    return rng.standard_normal((4, 6)).astype(np.float32), np.array([0, 1, 2, 0])
+
+
+def test_a_wrong_forward_shape_is_named_on_the_first_step_not_in_the_next_layer(third_party):
+    net = third_party([{"name": "affine", "units": 9}, "truncate", {"name": "affine", "units": 3}])
+    X, y = _batch()
+    with pytest.raises(LayerContractError) as err:
+        net.loss(X, y)
+    assert str(err.value) == (
+        "model.layers[1]: layer 'truncate' of plugin 'bad' (bad-layers 0.3): forward returned shape (4, 7) "
+        "for input (4, 9); its init_params promised (N, *(9,)) (on the model's first step)"
+    )
+    with pytest.raises(LayerContractError, match=r"model.layers\[1\].*forward returned shape"):
+        net.loss(X)  # test mode is checked on its own first call
+
+
+def test_a_wrong_dx_shape_is_named(third_party):
+    net = third_party(["bad_dx", {"name": "affine", "units": 3}])
+    with pytest.raises(LayerContractError) as err:
+        net.loss(*_batch())
+    assert str(err.value) == (
+        "model.layers[0]: layer 'bad_dx' of plugin 'bad' (bad-layers 0.3): backward returned dx of shape (4, 5) "
+        "for an input of shape (4, 6) (on the model's first step)"
+    )
+
+
+def test_nan_from_finite_inputs_is_named_with_the_layer(third_party):
+    net = third_party([{"name": "affine", "units": 5}, "log", {"name": "affine", "units": 3}])
+    message = (
+        r"^model.layers\[1\]: layer 'log' of plugin 'bad' \(bad-layers 0.3\): "
+        r"forward returned NaN from finite inputs and parameters \(on the model.s first step\)$"
+    )
+    with pytest.raises(LayerContractError, match=message):
+        net.loss(*_batch())
+
+
+def test_non_finite_data_is_not_blamed_on_a_layer(third_party):
+    net = third_party([{"name": "affine", "units": 5}, "relu", {"name": "affine", "units": 3}])
+    X, y = _batch()
+    X[0, 0] = np.nan
+    loss, _ = net.loss(X, y)  # the Solver reports the non-finite loss as a divergence
+    assert not np.isfinite(loss)
+
+
+def test_builtin_layers_pass_their_first_step_and_later_steps_are_not_checked(third_party, monkeypatch):
+    net = third_party([{"name": "affine", "units": 5}, "relu", {"name": "affine", "units": 3}])
+    assert net.where[1] == f"model.layers[1]: layer 'relu' of sweepnet {__version__}"
+    net.loss(*_batch())
+    net.loss(_batch()[0])
+    calls = []
+    monkeypatch.setattr(FirstStep, "forward", lambda *args: calls.append(args))
+    net.loss(*_batch())
+    net.loss(_batch()[0])
+    assert calls == []
+
+
+def test_a_trial_fails_naming_the_layer_and_its_plugin(third_party, monkeypatch):
+    """Through the Solver, as a trial trains: a FAILED trial whose last line names the layer."""
+    net = third_party([{"name": "affine", "units": 9}, "truncate", {"name": "affine", "units": 3}])
+    X, y = _batch()
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    solver = Solver(net, data, num_epochs=1, batch_size=2, verbose=False)
+    with pytest.raises(LayerContractError, match=r"model.layers\[1\]: layer 'truncate' of plugin 'bad'"):
+        solver.train()

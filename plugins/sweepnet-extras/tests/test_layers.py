@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sweepnet_extras import Gelu, Silu
 
-from sweepnet.testing import check_layer
+from sweepnet.plugin import check_layer
 
 LAYERS = [(Gelu, {}), (Gelu, {"approximate": "tanh"}), (Silu, {})]
 

@@ -7,7 +7,7 @@ import pytest
 from sweepnet_extras import adamw
 
 from sweepnet.core.optim import adam
-from sweepnet.testing import check_optimizer
+from sweepnet.plugin import check_optimizer
 
 
 def test_conformance():

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 from sweepnet_extras import Spiral
 
-from sweepnet.testing import check_dataset
+from sweepnet.plugin import check_dataset
 
 
 def test_conformance(tmp_path):

@@ -10,10 +10,9 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from sweepnet.core.layers import sigmoid_forward
-from sweepnet.layer import Layer, Mode, Params
+from sweepnet.plugin import Layer, Mode, Params, PluginOptions
 
 __all__ = ["Gelu", "Silu"]
 
@@ -26,8 +25,7 @@ _TANH_CUBIC = 0.044715  # the tanh approximation's cubic coefficient (Hendrycks 
 class Gelu(Layer):
     """Gaussian error linear unit x * Phi(x) (exact, or the tanh approximation)."""
 
-    class Options(BaseModel):
-        model_config = ConfigDict(extra="forbid")
+    class Options(PluginOptions):
         approximate: Literal["none", "tanh"] = "none"
 
     def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:

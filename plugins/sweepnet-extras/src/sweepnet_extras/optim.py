@@ -9,15 +9,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from sweepnet.plugin import PluginOptions
 
 __all__ = ["AdamWOptions", "adamw"]
 
 
-class AdamWOptions(BaseModel):
+class AdamWOptions(PluginOptions):
     """Config keys of ``adamw`` (defaults as in ``torch.optim.AdamW``)."""
 
-    model_config = ConfigDict(extra="forbid")
     learning_rate: Annotated[float, Field(gt=0)] = 1e-3
     beta1: Annotated[float, Field(ge=0, lt=1)] = 0.9
     beta2: Annotated[float, Field(ge=0, lt=1)] = 0.999

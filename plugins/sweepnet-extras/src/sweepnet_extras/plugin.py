@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sweepnet import hookimpl
-from sweepnet.registry import Registry
+from sweepnet.plugin import Registry, hookimpl
 from sweepnet_extras.layers import Gelu, Silu
 from sweepnet_extras.optim import AdamWOptions, adamw
 from sweepnet_extras.spiral import Spiral

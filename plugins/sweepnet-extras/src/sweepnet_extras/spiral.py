@@ -11,19 +11,18 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt
+from pydantic import Field, NonNegativeFloat, NonNegativeInt
 
-from sweepnet.data import Dataset, DatasetMeta, DatasetPlugin
+from sweepnet.plugin import Dataset, DatasetMeta, DatasetPlugin, PluginOptions
 
 __all__ = ["Spiral", "SpiralOptions"]
 
 _Fraction = Annotated[float, Field(gt=0, lt=0.5)]
 
 
-class SpiralOptions(BaseModel):
+class SpiralOptions(PluginOptions):
     """Options of the ``spiral`` data set."""
 
-    model_config = ConfigDict(extra="forbid")
     points_per_class: Annotated[int, Field(ge=10)] = 100
     classes: Annotated[int, Field(ge=2)] = 3
     noise: NonNegativeFloat = 0.2
