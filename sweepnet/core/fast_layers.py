@@ -75,7 +75,10 @@ _WINOGRAD_MIN_WIDTH_FLOAT32 = 16
 # - Whole-batch columns up to twice the thread's cache (cache_bytes()) mostly stay in cache from
 #   the forward to the backward pass, and keeping them beats unfolding each block again: there
 #   the two paths were within 15% of each other either way. With 3.6 to 6 times the cache
-#   (60 MB and 105 MB of columns, 16.5 MB of cache) the blocked path won by 1.1x to 1.25x.
+#   (60 MB and 105 MB of columns, 16.5 MB of cache) the blocked path won by 1.1x to 1.25x; on
+#   ThreeLayerConvNet's 7x7 layer, in three runs of bench/conv.py's timing per dtype on a loaded
+#   machine, by 1.19x to 1.64x in float32 and 0.59x to 1.26x in float64 (0.59x when a burst of
+#   load hit one backward pass: 529 ms against 195 ms and 410 ms in the other runs).
 _IM2COL_MAX_CACHES = 2
 # - A block's working set takes this share of the thread's cache: blocks of 1/16 to 1/4 of it ran
 #   within a few percent of each other, larger ones fell out of cache between the steps, smaller
