@@ -37,7 +37,7 @@ Goals, printed as PASS/FAIL for the path the layer picks by itself:
   the goal of issue 18. The net of ``examples/convnet.yaml`` (3x3 filters) is timed alike with no
   goal: its conv has 3 input channels, too few for Winograd, and its 11 MB of columns (within twice
   the 16.5 MiB of cache per thread of an AMD EPYC Zen 3) keep it on today's im2col path there, so
-  it gains in the pooling only (1.01x on that CPU with OpenBLAS 0.3.31 Haswell kernels).
+  only its pooling differs from today's.
 """
 
 from __future__ import annotations
