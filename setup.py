@@ -6,12 +6,14 @@ from setuptools import Extension, setup
 
 extensions = [
     Extension(
-        "sweepnet.core._fastconv",
-        ["sweepnet/core/_fastconv.pyx"],
+        f"sweepnet.core.{name}",
+        [f"sweepnet/core/{name}.pyx"],
+        depends=["sweepnet/core/_kernels.pxd"],  # rebuilt when it changes, and shipped in the sdist
         include_dirs=[np.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],
     )
+    for name in ("_fastconv", "_winograd")
 ]
 
 setup(

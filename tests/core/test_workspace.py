@@ -1,4 +1,5 @@
-"""The reusable memory of the fast layers: recycled only once nothing refers to it."""
+"""The reusable memory of the fast layers (recycled only once nothing refers to it) and the cache
+size their blocks are cut for."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import threading
 
 import numpy as np
 
+from sweepnet.core import _workspace
 from sweepnet.core._workspace import reusable
 
 SHAPE = (512, 1024)  # 2 MiB of float32: large enough to be pooled
@@ -63,3 +65,39 @@ def test_small_arrays_are_plain_new_arrays():
     small = reusable((4, 4), np.float64)
     address = _address(small)
     assert _address(reusable((4, 4), np.float64)) != address
+
+
+def _cache_index(root, name, level, kind, size, shared):
+    index = root / name
+    index.mkdir(parents=True)
+    for field, value in (("level", level), ("type", kind), ("size", size), ("shared_cpu_list", shared)):
+        (index / field).write_text(f"{value}\n")
+
+
+def test_cache_share_sums_l2_and_l3_per_cpu_from_sysfs(tmp_path):
+    _cache_index(tmp_path, "index0", 1, "Data", "32K", "0")
+    _cache_index(tmp_path, "index1", 1, "Instruction", "32K", "0")
+    _cache_index(tmp_path, "index2", 2, "Unified", "1024K", "0,28")  # two hyperthreads share it
+    _cache_index(tmp_path, "index3", 3, "Unified", "39424K", "0-27,56-83")
+    assert _workspace._sysfs_cache_bytes(tmp_path) == (1024 << 10) // 2 + (39424 << 10) // 56
+
+
+def test_cache_share_is_none_without_a_description(tmp_path):
+    assert _workspace._sysfs_cache_bytes(tmp_path) is None
+    _cache_index(tmp_path, "index0", 1, "Data", "48K", "0")
+    (tmp_path / "index2").mkdir()  # unreadable entries are skipped
+    assert _workspace._sysfs_cache_bytes(tmp_path) is None
+
+
+def test_cache_bytes_falls_back_to_a_typical_core(monkeypatch, tmp_path):
+    monkeypatch.setattr(_workspace, "_CPU_CACHES", tmp_path / "missing")
+    monkeypatch.setattr(_workspace, "_sysconf_cache_bytes", lambda: None)
+    _workspace.cache_bytes.cache_clear()
+    try:
+        assert _workspace.cache_bytes() == 3 << 20
+    finally:
+        _workspace.cache_bytes.cache_clear()
+
+
+def test_cache_bytes_of_this_machine_is_at_least_its_l2():
+    assert _workspace.cache_bytes() >= 64 << 10
