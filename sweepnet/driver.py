@@ -18,15 +18,15 @@ resumed sweep to the searcher and pruner, and calls the lifecycle hooks on the d
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sweepnet import leaderboard
 from sweepnet.errors import ConfigError, SweepnetError
-from sweepnet.leaderboard import Entry, rank
+from sweepnet.leaderboard import Entry, can_rank, rank
 from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
 
 if TYPE_CHECKING:
@@ -92,8 +92,7 @@ class SweepOutcome:
     @property
     def best(self) -> Entry | None:
         """The best completed or pruned trial, None when none has a finite metric."""
-        ranked = rank(self.entries, self.sweep.metric, self.sweep.mode)
-        return ranked[0] if ranked and _scored(ranked[0][1], self.sweep.metric) else None
+        return leaderboard.best(self.entries, self.sweep.metric, self.sweep.mode)
 
     def in_state(self, *states: TrialState) -> list[Entry]:
         """Entries whose result is in one of ``states``."""
@@ -359,7 +358,7 @@ class SweepDriver:
 
     def _record(self, spec: TrialSpec, result: TrialResult) -> None:
         """Keep ``(spec, result)``; only the best trial keeps its weights in memory."""
-        if _scored(result, self.plan.metric) and self._better(spec, result):
+        if can_rank(result, self.plan.metric) and self._better(spec, result):
             if self._best is not None:
                 best_spec, best_result = self._best
                 self._finished[best_spec.trial_id] = (best_spec, dataclasses.replace(best_result, weights=None))
@@ -423,9 +422,3 @@ class SweepDriver:
             message = str(err) if isinstance(err, SweepnetError) else f"{type(err).__name__}: {err}"
             self._hook_errors[f"{name}: {' '.join(message.split())}"] = None
 
-
-def _scored(result: TrialResult, metric: str) -> bool:
-    """True when ``result`` can rank: completed or pruned with a finite ``metric``."""
-    value = result.metrics.get(metric)
-    ok = result.state in (TrialState.COMPLETED, TrialState.PRUNED)
-    return ok and value is not None and math.isfinite(value)

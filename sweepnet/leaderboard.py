@@ -17,11 +17,23 @@ from sweepnet.records import TrialResult, TrialSpec, TrialState
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["Entry", "rank", "rows", "to_csv", "to_markdown", "to_table"]
+__all__ = ["Entry", "best", "can_rank", "rank", "rows", "to_csv", "to_markdown", "to_table"]
 
 Entry = tuple[TrialSpec, TrialResult]
 
 _RANKED_STATES = (TrialState.COMPLETED, TrialState.PRUNED)
+
+
+def can_rank(result: TrialResult, metric: str) -> bool:
+    """True for a completed or pruned trial with a finite ``metric``: one that can be the sweep's best."""
+    value = result.metrics.get(metric)
+    return result.state in _RANKED_STATES and value is not None and math.isfinite(value)
+
+
+def best(entries: Iterable[Entry], metric: str, mode: str) -> Entry | None:
+    """The entry that ranks first, None when no trial can rank (see :func:`rank`)."""
+    ranked = rank(entries, metric, mode)
+    return ranked[0] if ranked and can_rank(ranked[0][1], metric) else None
 
 
 def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
@@ -34,11 +46,6 @@ def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
     (the better fit of the same validation score), then the searcher's order.
     """
     entries = list(entries)
-
-    def scored(entry: Entry) -> bool:
-        value = entry[1].metrics.get(metric)
-        return entry[1].state in _RANKED_STATES and value is not None and math.isfinite(value)
-
     def order(entry: Entry) -> tuple[float, float, float, int]:
         spec, result = entry
         value = result.metrics[metric]
@@ -50,9 +57,9 @@ def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
             spec.number,
         )
 
-    best = sorted((entry for entry in entries if scored(entry)), key=order)
-    rest = sorted((entry for entry in entries if not scored(entry)), key=lambda entry: entry[0].number)
-    return best + rest
+    ranked = sorted((entry for entry in entries if can_rank(entry[1], metric)), key=order)
+    rest = sorted((entry for entry in entries if not can_rank(entry[1], metric)), key=lambda entry: entry[0].number)
+    return ranked + rest
 
 
 def rows(entries: Iterable[Entry], metric: str, mode: str) -> tuple[list[str], list[list[Any]]]:

@@ -8,7 +8,7 @@ import math
 
 from rich.console import Console
 
-from sweepnet.leaderboard import rank, rows, to_csv, to_markdown, to_table
+from sweepnet.leaderboard import best, can_rank, rank, rows, to_csv, to_markdown, to_table
 from sweepnet.records import TrialResult, TrialSpec, TrialState
 
 
@@ -33,6 +33,15 @@ ENTRIES = [
 def test_rank_orders_scored_trials_by_metric_then_the_rest_by_number():
     assert [spec.number for spec, _ in rank(ENTRIES, "val_acc", "max")] == [3, 0, 2, 1, 4]
     assert [spec.number for spec, _ in rank(ENTRIES, "val_acc", "min")] == [2, 0, 3, 1, 4]
+
+
+def test_only_completed_or_pruned_trials_with_a_finite_metric_can_rank_and_be_best():
+    assert [spec.number for spec, result in ENTRIES if can_rank(result, "val_acc")] == [0, 2, 3]
+    assert not can_rank(ENTRIES[0][1], "loss")  # a metric the trial did not report
+    assert best(ENTRIES, "val_acc", "max")[0].number == 3
+    assert best(ENTRIES, "val_acc", "min")[0].number == 2
+    assert best([ENTRIES[1], ENTRIES[4]], "val_acc", "max") is None
+    assert best([], "val_acc", "max") is None
 
 
 def test_ties_go_to_more_epochs_then_lower_training_loss_then_the_searchers_order():

@@ -12,11 +12,6 @@ sweep runs, after it finished, and after its driver died.
 from __future__ import annotations
 
 import argparse
-import math
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from sweepnet.records import TrialResult
 
 __all__ = ["register", "run"]
 
@@ -51,24 +46,16 @@ def run(args: argparse.Namespace) -> int:
     title = f"{record.name} ({record.status.lower()}): {len(record.entries)} trials by {record.metric}"
     table = leaderboard.to_table(record.entries, record.metric, record.mode, limit=args.limit, title=title)
     print_table(console, table)
-    ranked = leaderboard.rank(record.entries, record.metric, record.mode)
-    if not ranked or not _scored(ranked[0][1], record.metric):
+    best = leaderboard.best(record.entries, record.metric, record.mode)
+    if best is None:
         console.print(f"no trial has finished with a {record.metric} yet", highlight=False)
         return 0
-    spec, result = ranked[0]
+    spec, result = best
     shown = (record.metric, record.metric.replace("val_", "test_", 1))  # e.g. val_acc and test_acc
     scores = ", ".join(f"{key} {result.metrics[key]:.4g}" for key in dict.fromkeys(shown) if key in result.metrics)
     console.print(f"best: trial {spec.number} ({spec.trial_id[:8]}) {scores}", highlight=False)
     console.print(f"model: {record.models.get(spec.trial_id, 'no weights recorded')}", highlight=False, soft_wrap=True)
     return 0
-
-
-def _scored(result: TrialResult, metric: str) -> bool:
-    """True for a completed or pruned trial with a finite ``metric``: one that can be the best."""
-    from sweepnet.records import TrialState
-
-    finished = result.state in (TrialState.COMPLETED, TrialState.PRUNED)
-    return finished and math.isfinite(result.metrics.get(metric, math.nan))
 
 
 def _positive_int(text: str) -> int:

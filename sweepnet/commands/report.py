@@ -109,13 +109,12 @@ def _best_weights(record: SweepRecord) -> dict[str, np.ndarray] | None:
     """The weights in the best trial's model file (read without pickles); None when it has none."""
     from sweepnet import leaderboard
     from sweepnet.bundle import ModelBundle
-    from sweepnet.plots.params import scored
     from sweepnet.tracking import read_artifact
 
-    ranked = leaderboard.rank(record.entries, record.metric, record.mode)
-    if not scored(ranked[:1], record.metric) or ranked[0][0].trial_id not in record.models:
+    best = leaderboard.best(record.entries, record.metric, record.mode)
+    if best is None or best[0].trial_id not in record.models:
         return None  # no trial ended with the metric (a diverged one's weights are not the best)
-    data = read_artifact(record, "model.npz", record.run_ids[ranked[0][0].trial_id])
+    data = read_artifact(record, "model.npz", record.run_ids[best[0].trial_id])
     if data is None:
         return None
     return ModelBundle.read(data, "the best trial's model.npz").weights

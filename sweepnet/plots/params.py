@@ -19,8 +19,7 @@ from numbers import Real
 from typing import Any
 
 from sweepnet.errors import ConfigError
-from sweepnet.leaderboard import Entry
-from sweepnet.records import TrialState
+from sweepnet.leaderboard import Entry, can_rank
 from sweepnet.search import SearchSpace
 from sweepnet.search.distributions import Categorical, Distribution
 
@@ -38,7 +37,6 @@ MAX_SMALL_DISCRETE = 10
 """Most values of a parameter compared value by value (one colour each, matplotlib's ``tab10``)."""
 
 _INFERRED_DISCRETE = 12  # an undescribed numeric parameter with at most this many values is a grid
-_PLOTTED_STATES = (TrialState.COMPLETED, TrialState.PRUNED)
 
 
 @dataclass(frozen=True)
@@ -119,11 +117,7 @@ def describe_params(config: Mapping[str, Any] | None, entries: Iterable[Entry]) 
 
 def scored(entries: Iterable[Entry], metric: str) -> list[Entry]:
     """Completed or pruned trials with a finite ``metric``: the ones a figure can place."""
-    return [
-        (spec, result)
-        for spec, result in entries
-        if result.state in _PLOTTED_STATES and math.isfinite(result.metrics.get(metric, math.nan))
-    ]
+    return [(spec, result) for spec, result in entries if can_rank(result, metric)]
 
 
 def value_key(value: Any) -> Any:

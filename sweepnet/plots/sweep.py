@@ -39,13 +39,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from matplotlib.figure import Figure
 
-from sweepnet.leaderboard import Entry, rank
+from sweepnet import leaderboard
+from sweepnet.leaderboard import Entry
 from sweepnet.plots.compare import best_of_each_value, compare_values
 from sweepnet.plots.cv import cv_errorbars
 from sweepnet.plots.heatmap import param_heatmap
 from sweepnet.plots.importance import Importances, importance_chart, param_importances
 from sweepnet.plots.loss_history import loss_history
-from sweepnet.plots.params import ParamAxis, describe_params, file_safe, scored
+from sweepnet.plots.params import ParamAxis, describe_params, file_safe
 from sweepnet.plots.scatter import metric_vs_params
 from sweepnet.plots.split import metric_by_value
 from sweepnet.plots.weights import class_templates, first_layer_weights, first_weight
@@ -183,8 +184,8 @@ def _loss_history(
         chosen = best_of_each_value(entries, compared[0], metric, mode)
         title, legend = f"Training loss per iteration: the best trial of each {compared[0].path}", compared[0].path
     else:
-        best = scored(rank(entries, metric, mode)[:1], metric)
-        chosen = [(f"trial {spec.number}", (spec, result)) for spec, result in best]
+        best = leaderboard.best(entries, metric, mode)
+        chosen = [(f"trial {best[0].number}", best)] if best else []
         title, legend = f"Training loss per iteration of the best trial (by {metric})", None
     curves = {spec.trial_id: result.iteration_loss for _, (spec, result) in chosen if result.iteration_loss is not None}
     missing = [spec for _, (spec, _) in chosen if spec.trial_id not in curves]

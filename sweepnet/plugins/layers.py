@@ -202,16 +202,37 @@ def _scale_shift(size: int, dtype: _DType) -> dict[str, np.ndarray]:
     return {"gamma": np.ones(size, dtype=dtype), "beta": np.zeros(size, dtype=dtype)}
 
 
-class _RunningStatistics(Layer):
-    """A batch normalisation layer: ``bn_param`` holds its options and, once it trained, the
-    running statistics that test mode normalises with (its :meth:`state`)."""
+class BatchNorm(Layer):
+    """Batch normalisation of each feature over the minibatch (running statistics at test time).
+
+    ``x: (N, D)`` -> ``out: (N, D)``; ``gamma, beta: (D,)``. ``bn_param`` holds the options and,
+    once it trained, the running statistics that test mode normalises with (its :meth:`state`).
+    """
 
     Options = _BatchNormOptions
+    example_shapes = ((5,), (8,))
     _STATISTICS = ("running_mean", "running_var")
+    _INPUT = (1, "(D,)", "use spatial_batchnorm for (C, H, W) inputs")  # ndim, layout, hint
+    _forward = staticmethod(core.batchnorm_forward)
+    _backward = staticmethod(core.batchnorm_backward_alt)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.bn_param: dict[str, Any] = self.options.model_dump()  # the kernel adds running statistics
+
+    def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype: _DType) -> tuple[Params, Shape]:
+        ndim, layout, hint = self._INPUT
+        expect_ndim(in_shape, ndim, layout, hint=hint)
+        self.bn_param = self.options.model_dump()  # fresh parameters, fresh running statistics
+        return _scale_shift(in_shape[0], dtype), tuple(in_shape)
+
+    def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:
+        self.bn_param["mode"] = mode
+        return self._forward(x, params["gamma"], params["beta"], self.bn_param)
+
+    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, Params]:
+        dx, dgamma, dbeta = self._backward(dout, cache)
+        return dx, {"gamma": dgamma, "beta": dbeta}
 
     def state(self) -> dict[str, np.ndarray]:
         """``running_mean`` and ``running_var``, ``(D,)`` or ``(C,)`` (``{}`` before any training step)."""
@@ -224,28 +245,6 @@ class _RunningStatistics(Layer):
         for key in self._STATISTICS:
             self.bn_param.pop(key, None)
         self.bn_param.update({key: np.array(value) for key, value in state.items()})
-
-
-class BatchNorm(_RunningStatistics):
-    """Batch normalisation of each feature over the minibatch (running statistics at test time).
-
-    ``x: (N, D)`` -> ``out: (N, D)``; ``gamma, beta: (D,)``.
-    """
-
-    example_shapes = ((5,), (8,))
-
-    def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype: _DType) -> tuple[Params, Shape]:
-        expect_ndim(in_shape, 1, "(D,)", hint="use spatial_batchnorm for (C, H, W) inputs")
-        self.bn_param = self.options.model_dump()  # fresh parameters, fresh running statistics
-        return _scale_shift(in_shape[0], dtype), tuple(in_shape)
-
-    def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:
-        self.bn_param["mode"] = mode
-        return core.batchnorm_forward(x, params["gamma"], params["beta"], self.bn_param)
-
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, Params]:
-        dx, dgamma, dbeta = core.batchnorm_backward_alt(dout, cache)
-        return dx, {"gamma": dgamma, "beta": dbeta}
 
 
 class LayerNorm(Layer):
@@ -269,26 +268,17 @@ class LayerNorm(Layer):
         return dx, {"gamma": dgamma, "beta": dbeta}
 
 
-class SpatialBatchNorm(_RunningStatistics):
-    """Batch normalisation of each channel over the minibatch and both spatial axes.
+class SpatialBatchNorm(BatchNorm):
+    """Batch normalisation of each channel over the minibatch and both spatial axes: the flat
+    form over ``(N * H * W, C)`` rows.
 
     ``x: (N, C, H, W)`` -> ``out: (N, C, H, W)``; ``gamma, beta: (C,)``.
     """
 
     example_shapes = ((2, 3, 3), (3, 2, 4))
-
-    def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype: _DType) -> tuple[Params, Shape]:
-        expect_ndim(in_shape, 3, "(C, H, W)", hint="use batchnorm for flat inputs")
-        self.bn_param = self.options.model_dump()  # fresh parameters, fresh running statistics
-        return _scale_shift(in_shape[0], dtype), tuple(in_shape)
-
-    def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:
-        self.bn_param["mode"] = mode
-        return core.spatial_batchnorm_forward(x, params["gamma"], params["beta"], self.bn_param)
-
-    def backward(self, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, Params]:
-        dx, dgamma, dbeta = core.spatial_batchnorm_backward(dout, cache)
-        return dx, {"gamma": dgamma, "beta": dbeta}
+    _INPUT = (3, "(C, H, W)", "use batchnorm for flat inputs")
+    _forward = staticmethod(core.spatial_batchnorm_forward)
+    _backward = staticmethod(core.spatial_batchnorm_backward)
 
 
 class SpatialGroupNorm(Layer):

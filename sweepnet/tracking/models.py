@@ -9,14 +9,13 @@ installed package, no pickle.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sweepnet import leaderboard
-from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
+from sweepnet.records import SweepInfo, TrialResult, TrialSpec
 from sweepnet.tracking.layout import MODEL_FILES, TAG
 from sweepnet.tracking.reader import download, read_record
 from sweepnet.tracking.store import TrackingError, client, is_sqlite_missing, resolve_tracking_uri, store_errors
@@ -25,15 +24,9 @@ if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
-__all__ = ["can_be_best", "model_file", "model_npz", "python_model"]
+__all__ = ["model_file", "model_npz", "python_model"]
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-
-
-def can_be_best(result: TrialResult, metric: str) -> bool:
-    """True for a completed or pruned trial with a finite ``metric``: one whose model can be the sweep's best."""
-    finished = result.state in (TrialState.COMPLETED, TrialState.PRUNED)
-    return finished and math.isfinite(result.metrics.get(metric, math.nan))
 
 
 def model_npz(sweep: SweepInfo, spec: TrialSpec, result: TrialResult) -> bytes:
@@ -102,10 +95,10 @@ def model_file(ref: str, tracking_uri: str | None = None) -> tuple[bytes, str]:
     record = read_record(uri, ref, histories=False)
     if record is None:
         raise TrackingError(f"no model file, run or sweep named {ref!r} (tracking store {uri})")
-    ranked = leaderboard.rank(record.entries, record.metric, record.mode)
-    if not ranked or not can_be_best(ranked[0][1], record.metric):
+    best = leaderboard.best(record.entries, record.metric, record.mode)
+    if best is None:
         raise TrackingError(f"sweep {ref!r} in {uri}: no trial has finished with a {record.metric} yet")
-    spec = ranked[0][0]
+    spec = best[0]
     location = record.models.get(spec.trial_id)
     if location is None:
         best = f"its best trial {spec.number} ({spec.trial_id[:8]})"

@@ -51,7 +51,7 @@ from sweepnet.tracking.layout import (
     run_name,
     trial_tags,
 )
-from sweepnet.tracking.models import can_be_best, model_npz, python_model
+from sweepnet.tracking.models import model_npz, python_model
 from sweepnet.tracking.reader import SweepRecord, download, iteration_losses, read_record
 from sweepnet.tracking.store import TrackingError, absolute, artifact_location, client, store_errors
 from sweepnet.tracking.unwritten import save_unwritten
@@ -108,7 +108,7 @@ class SweepRecorder:
         with store_errors(self.uri):
             self.experiment_id = _experiment(self.client, sweep.name, self.uri)
             self._open_parent(previous)
-        self._top = leaderboard.rank([e for e in self._previous.values() if self._scored(e)], sweep.metric, sweep.mode)
+        self._top = leaderboard.rank([e for e in self._previous.values() if leaderboard.can_rank(e[1], sweep.metric)], sweep.metric, sweep.mode)
         self._top = self._top[:KEPT_MODELS]  # the best trials so far: a trial ranking among them keeps its weights
         self._queue = WriteBehind(open_backend(self.client, self.experiment_id, self._run_ids), name=sweep.name)
         config_yaml = yaml.safe_dump(sweep.config, sort_keys=False).encode()
@@ -240,13 +240,10 @@ class SweepRecorder:
         parent = self.client.create_run(self.experiment_id, run_name=sweep.name, tags=tags)
         self._run_ids[""] = parent.info.run_id
 
-    def _scored(self, entry: leaderboard.Entry) -> bool:
-        return can_be_best(entry[1], self.sweep.metric)
-
     def _ranks_among_best(self, trial: TrialSpec, result: TrialResult) -> bool:
         """True when the trial ranks among the :data:`KEPT_MODELS` best so far; keeps the best's weights."""
         entry = (trial, result)
-        if not self._scored(entry):
+        if not leaderboard.can_rank(result, self.sweep.metric):
             return False
         ranked = leaderboard.rank([*self._top, entry], self.sweep.metric, self.sweep.mode)[:KEPT_MODELS]
         self._top = [(spec, replace(res, weights=None)) for spec, res in ranked]
@@ -262,7 +259,11 @@ class SweepRecorder:
         from sweepnet import plots
 
         ranked = leaderboard.rank(self._all_entries(), self.sweep.metric, self.sweep.mode)
-        best = [entry for entry in ranked[:CURVE_TRIALS] if self._scored(entry) and entry[0].trial_id in self._entries]
+        best = [
+            entry
+            for entry in ranked[:CURVE_TRIALS]
+            if leaderboard.can_rank(entry[1], self.sweep.metric) and entry[0].trial_id in self._entries
+        ]
         drawn = []
         for spec, result in best:
             figure = plots.trial_curves(result.history, run_name(spec))
@@ -276,12 +277,11 @@ class SweepRecorder:
 
         entries = self._all_entries()
         metric, mode = self.sweep.metric, self.sweep.mode
-        ranked = leaderboard.rank(entries, metric, mode)
         artifacts: dict[str, bytes | Callable[[], bytes | None]] = {
             "leaderboard.csv": leaderboard.to_csv(entries, metric, mode).encode(),
             "leaderboard.md": leaderboard.to_markdown(entries, metric, mode).encode(),
         }
-        best = ranked[0] if ranked and self._scored(ranked[0]) else None
+        best = leaderboard.best(entries, metric, mode)
         in_memory = self._best if best and self._best and self._best[0].trial_id == best[0].trial_id else None
         figures = report_figures(
             entries,
