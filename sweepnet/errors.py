@@ -7,7 +7,11 @@ The CLI prints it without a traceback and exits with status 2.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "PluginError", "SweepnetError", "SweepnetWarning"]
+import re
+
+__all__ = ["ConfigError", "DataError", "PluginError", "SweepnetError", "SweepnetWarning", "one_line"]
+
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours its messages for terminals
 
 
 class SweepnetError(Exception):
@@ -43,3 +47,9 @@ class SweepnetWarning(UserWarning):
 
     ``str()`` is one line; the CLI prints it as ``sweepnet: warning: <message>``.
     """
+
+
+def one_line(err: BaseException) -> str:
+    """An unexpected ``err`` as one short line for a user-facing message: its type and message,
+    terminal colours removed, whitespace collapsed, at most 500 characters."""
+    return " ".join(_COLOUR.sub("", f"{type(err).__name__}: {err}").split())[:500]

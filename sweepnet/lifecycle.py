@@ -20,6 +20,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from sweepnet.errors import one_line
 from sweepnet.pluginmanager import PluginManager, PluginWarning
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ class LifecycleHooks:
                 if info.builtin:
                     builtin_error = builtin_error or err
                     continue
-                self._disable(impl.plugin_name, f"{info.label}: {caller.name} raised {_one_line(err)}")
+                self._disable(impl.plugin_name, f"{info.label}: {caller.name} raised {one_line(err)}")
                 continue
             if firstresult and result is not None and builtin_error is None:
                 return result
@@ -90,6 +91,3 @@ class LifecycleHooks:
         self.errors.append(message)
         warnings.warn(message, PluginWarning, stacklevel=4)
 
-
-def _one_line(err: BaseException) -> str:
-    return f"{type(err).__name__}: {' '.join(str(err).split())}"

@@ -21,7 +21,6 @@ import logging
 import math
 import os
 import queue
-import re
 import subprocess
 import threading
 import time
@@ -39,7 +38,7 @@ from ray.exceptions import RayError, RayTaskError
 from threadpoolctl import threadpool_limits
 
 from sweepnet import reaper
-from sweepnet.errors import ConfigError, SweepnetError
+from sweepnet.errors import ConfigError, SweepnetError, one_line
 from sweepnet.interrupt import sigint_flag
 from sweepnet.pluginmanager import PluginManager, PluginWarning, get_plugin_manager, get_registries
 from sweepnet.records import TrialResult, TrialSpec, TrialState
@@ -65,7 +64,6 @@ of one) that the workers can import, or one defined in the ``__main__`` script."
 _POLL_S = 0.1  # how long the loop waits for an event before checking for Ctrl-C
 _BATCH_S = 0.1  # how long a worker gathers reports that need no decision before sending them
 _INTERRUPTED = "interrupted (Ctrl-C) before it finished"
-_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
 _T = TypeVar("_T")
 _REAPER: subprocess.Popen[bytes] | None = None  # the watchdog of this process's local Ray instance
 
@@ -206,7 +204,7 @@ class _TrialWorker:
                 self._registries = get_registries()
             self._trial_fn: TrialFn = ray.cloudpickle.loads(pickled_trial_fn)
         except Exception as err:
-            self._setup_error = _one_line(err)
+            self._setup_error = one_line(err)
             return
         self._jobs = _InOrder()
         self._handed_over = threading.Semaphore(0)  # released once Ray has taken a trial's result
@@ -509,7 +507,7 @@ class _Pool:
             return
         del self._slots[index]
         if not self._slots:
-            raise SweepnetError(f"no Ray worker could start; the last error was {_one_line(failed_start)}")
+            raise SweepnetError(f"no Ray worker could start; the last error was {one_line(failed_start) if failed_start else 'unknown'}")
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -584,7 +582,7 @@ def _connect(address: str | None, dashboard: bool) -> None:
                 logging_level=logging.ERROR,
             )
     except (ConnectionError, ValueError, RuntimeError) as err:
-        raise SweepnetError(f"cannot connect to the Ray cluster at {address!r}: {_one_line(err)}") from err
+        raise SweepnetError(f"cannot connect to the Ray cluster at {address!r}: {one_line(err)}") from err
 
 
 @contextmanager
@@ -673,9 +671,3 @@ class _Background(Generic[_T]):
         if not self._thread.is_alive() and isinstance(self._outcome[0], BaseException):
             raise self._outcome[0]
 
-
-def _one_line(err: BaseException | None) -> str:
-    """``err`` on one line, without the terminal colours Ray puts in its messages."""
-    if err is None:
-        return "unknown"
-    return " ".join(_COLOUR.sub("", f"{type(err).__name__}: {err}").split())

@@ -24,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweepnet.errors import SweepnetError
+from sweepnet.errors import SweepnetError, one_line
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -37,7 +37,6 @@ __all__ = [
     "check_writable",
     "client",
     "is_sqlite_missing",
-    "one_line",
     "resolve_tracking_uri",
     "safe_name",
     "sqlite_path",
@@ -197,7 +196,3 @@ def safe_name(name: str) -> str:
     """``name`` with every character but letters, digits, ``_ . -`` replaced by ``_`` (for file names)."""
     return re.sub(r"[^\w.-]", "_", name)
 
-
-def one_line(err: BaseException) -> str:
-    """``err`` as one short line: its type and message, whitespace collapsed, at most 500 characters."""
-    return " ".join(f"{type(err).__name__}: {err}".split())[:500]

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from sweepnet.tracking.backend import RunWrite, open_backend
-from sweepnet.tracking.store import TrackingError, absolute, client, one_line, safe_name, sqlite_path, store_errors
+from sweepnet.errors import one_line
+from sweepnet.tracking.store import TrackingError, absolute, client, safe_name, sqlite_path, store_errors
 
 __all__ = ["replay_unwritten", "save_unwritten", "unwritten_folders"]
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from sweepnet.tracking.backend import Backend, RunWrite
-from sweepnet.tracking.store import one_line
+from sweepnet.errors import one_line
 
 __all__ = ["BATCH_INTERVAL", "GATHER_S", "WriteBehind"]
 
