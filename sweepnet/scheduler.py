@@ -583,6 +583,10 @@ def _connect(address: str | None, dashboard: bool) -> None:
             )
     except (ConnectionError, ValueError, RuntimeError) as err:
         raise SweepnetError(f"cannot connect to the Ray cluster at {address!r}: {one_line(err)}") from err
+    except Exception as err:  # Ray raises a bare Exception when its node does not come up in time
+        if not local:
+            raise
+        raise SweepnetError(f"could not start a local Ray instance: {one_line(err)}") from err
 
 
 @contextmanager

@@ -373,3 +373,23 @@ def test_resume_needs_a_plugin_that_keeps_the_history():
 def test_a_trial_bigger_than_every_node_is_a_config_error():
     with pytest.raises(ConfigError, match="resources"):
         run_sweep(_plan([1], 1, "resources.cpus_per_trial=3"), trial_fn=epochs_trial, hook=_hook(Recorder()))
+
+
+def test_a_local_ray_instance_that_does_not_come_up_is_one_line(monkeypatch):
+    """Ray raises a bare Exception when its node times out starting (a loaded machine)."""
+    import contextlib
+
+    from sweepnet import scheduler
+
+    def timed_out(**kwargs):
+        raise Exception("The current node timed out during startup. This could happen because\n  the raylet ...")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", timed_out)
+    monkeypatch.setattr(scheduler, "_local_node", contextlib.nullcontext)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(SweepnetError, match=r"^could not start a local Ray instance: Exception: The current node timed out"):
+        scheduler._connect(None, dashboard=False)
+    with pytest.raises(Exception, match="timed out") as raised:  # a cluster's own errors are not renamed
+        scheduler._connect("127.0.0.1:6379", dashboard=False)
+    assert not isinstance(raised.value, SweepnetError)
