@@ -42,12 +42,18 @@ def test_no_store_yet_is_an_error_naming_where_it_looked(tmp_path, capsys, monke
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_unknown_sweep_is_an_error_before_anything_starts(tmp_path, capsys):
+def _store_with_a_sweep(tmp_path) -> str:
+    """A SQLite store holding the empty sweep ``ui-demo``; returns its URI."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     hook = create_plugin_manager(autoload=False).hook
     sweep = SweepInfo("ui-demo", {"tracking": {"uri": uri}}, "name: ui-demo\n", "val_acc", "max")
     hook.sweepnet_sweep_start(sweep=sweep)
     hook.sweepnet_sweep_end(sweep=sweep, results=[])
+    return uri
+
+
+def test_an_unknown_sweep_is_an_error_before_anything_starts(tmp_path, capsys):
+    uri = _store_with_a_sweep(tmp_path)
     assert main(["ui", "nothing", "--tracking-uri", uri]) == 2
     assert capsys.readouterr().err == f"sweepnet: error: no sweep named 'nothing' in tracking store {uri}\n"
 
@@ -64,11 +70,7 @@ def test_a_busy_port_is_an_error_naming_it(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_serves_the_sweeps_store_until_stopped(tmp_path, stop):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    hook = create_plugin_manager(autoload=False).hook
-    sweep = SweepInfo("ui-demo", {"tracking": {"uri": uri}}, "name: ui-demo\n", "val_acc", "max")
-    hook.sweepnet_sweep_start(sweep=sweep)
-    hook.sweepnet_sweep_end(sweep=sweep, results=[])
+    uri = _store_with_a_sweep(tmp_path)
     port = _free_port()
     command = [sys.executable, "-m", "sweepnet", "ui", "ui-demo", "--port", str(port), "--tracking-uri", uri]
     ui = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
