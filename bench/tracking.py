@@ -13,16 +13,22 @@
    out with the trial's end as metric rows: their cost is the ratio of the two rates.
 2. Reading 3,000 trials back from SQLite: ``read_sweep`` without histories (``sweepnet best``)
    and with them (resume), in this process.
+3. The commands on a finished 3,000-trial sweep (a 60 x 50 grid of trivial softmax trials,
+   recorded through the lifecycle hooks): ``sweepnet resume SWEEP`` with nothing left to run
+   (goal: under 5 s) and ``sweepnet best SWEEP``, each a fresh process, as a user runs them --
+   the wall time of the whole command, Python's start included, and its CPU time (which other
+   work on the machine hardly moves).
 
 Run::
 
-    .venv/bin/python bench/tracking.py [--baseline 1cbe795] [--skip-server]
+    .venv/bin/python bench/tracking.py [--baseline 1cbe795] [--skip-server] [--commands-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,6 +43,13 @@ ROOT = Path(__file__).resolve().parents[1]
 N1, N2 = 200, 1000
 ITERATIONS = 1000  # per-iteration loss points of a long trial (the most a trial keeps)
 GOAL = 5.0
+RESUME_GOAL_S = 5.0
+GRID_SWEEP = """\
+name: {name}
+data: {{name: digits, flatten: true, num_train: 50}}
+model: {{name: softmax, reg: {{grid: {regs}}}, learning_rate: {{grid: {rates}}}, num_iters: 1, batch_size: 50}}
+search: {{searcher: grid}}
+"""
 DEFAULT_BASELINE = "1cbe795"  # the commit before the tracker's rework
 
 __all__ = ["main", "push_trials"]
@@ -45,12 +58,24 @@ __all__ = ["main", "push_trials"]
 def push_trials(count: int, uri: str, name: str, iterations: int = 0) -> float:
     """Seconds from the first trial's start until ``count`` trivial trials are all in the store;
     ``iterations``: per-iteration loss points of each trial."""
-    from sweepnet.pluginmanager import create_plugin_manager
-    from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
+    from sweepnet.records import SweepInfo, TrialSpec
 
-    hook = create_plugin_manager(autoload=False).hook
     # the baseline counted a backlog as an outage after flush_timeout: give it all the time it needs
     sweep = SweepInfo(name, {"tracking": {"uri": uri, "flush_timeout": 3600}}, f"name: {name}\n", "val_acc", "max")
+    specs = []
+    for number in range(count):
+        params = {"solver.optim_config.learning_rate": 10.0 ** -(number % 5), "model.reg": number * 1e-4}
+        specs.append(TrialSpec(f"{number:040x}", number, params, {"model": {"name": "softmax"}}, seed=number))
+    return _record(sweep, specs, iterations)
+
+
+def _record(sweep, specs: list, iterations: int = 0) -> float:
+    """Seconds to record ``specs`` as trivial trials of ``sweep`` through the lifecycle hooks, from the
+    first trial's start until every run is in the store."""
+    from sweepnet.pluginmanager import create_plugin_manager
+    from sweepnet.records import TrialResult, TrialState
+
+    hook = create_plugin_manager(autoload=False).hook
     hook.sweepnet_sweep_prepare(sweep=sweep)
     hook.sweepnet_sweep_start(sweep=sweep)
     rng = np.random.default_rng(0)
@@ -60,9 +85,7 @@ def push_trials(count: int, uri: str, name: str, iterations: int = 0) -> float:
         extra["iteration_loss"] = np.column_stack([steps, 2.3 / np.sqrt(steps)]).astype(np.float32)
     results = []
     start = time.perf_counter()
-    for number in range(count):
-        params = {"solver.optim_config.learning_rate": 10.0 ** -(number % 5), "model.reg": number * 1e-4}
-        spec = TrialSpec(f"{number:040x}", number, params, {"model": {"name": "softmax"}}, seed=number)
+    for spec in specs:
         hook.sweepnet_trial_start(sweep=sweep, trial=spec)
         metrics = {"loss": 2.3, "train_acc": 0.1, "val_acc": float(rng.random()), "lr": 1e-3}
         hook.sweepnet_trial_report(sweep=sweep, trial=spec, epoch=1, metrics=metrics)
@@ -118,10 +141,46 @@ def reading(folder: Path) -> tuple[float, float, int]:
     return plain, time.perf_counter() - start, len(record.entries)
 
 
+def commands(folder: Path) -> tuple[tuple[float, float], tuple[float, float], int]:
+    """((wall, CPU) seconds of ``sweepnet resume`` with nothing left, the same of ``sweepnet best``,
+    trials) on a finished 3,000-trial grid sweep in a SQLite store under ``folder``. The CPU
+    seconds (the command's user + system time) hardly move with the machine's load; the wall
+    time does."""
+    from sweepnet.config import plan_from_text
+    from sweepnet.search import grid_points
+
+    name, uri = "resume-3000", f"sqlite:///{folder / 'resume.db'}"
+    regs, rates = np.geomspace(1e-5, 1.0, 60).tolist(), np.geomspace(1e-4, 1.0, 50).tolist()
+    plan = plan_from_text(GRID_SWEEP.format(name=name, regs=regs, rates=rates), [f"tracking.uri={uri}"], "bench")
+    sweep = plan.sweep_info(data_meta=plan.load_dataset().meta)
+    _record(sweep, [plan.trial_spec(params, number) for number, params in enumerate(grid_points(plan.space))])
+    seconds, outputs = [], []
+    for command in (["resume", name], ["best", name]):
+        start, cpu = time.perf_counter(), _children_cpu()
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("sweepnet")), *command, "--tracking-uri", uri],
+            capture_output=True, text=True, cwd=folder, env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+        seconds.append((time.perf_counter() - start, _children_cpu() - cpu))
+        if done.returncode != 0:
+            raise RuntimeError(f"sweepnet {' '.join(command)} exited {done.returncode}: {done.stderr[-2000:]}")
+        outputs.append(done.stdout)
+    trials = len(regs) * len(rates)
+    assert f"{trials} trials ({trials} completed)" in outputs[0], outputs[0][-2000:]  # it ran none
+    return seconds[0], seconds[1], trials
+
+
+def _children_cpu() -> float:
+    """User + system seconds of this process's ended children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default=DEFAULT_BASELINE, help="commit to compare the SQLite writer with")
     parser.add_argument("--skip-server", action="store_true", help="leave out mlflow server on PostgreSQL")
+    parser.add_argument("--commands-only", action="store_true", help="only part 3: sweepnet resume and best")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_info
 
@@ -132,26 +191,38 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        rate = sustained(lambda count: f"sqlite:///{folder / f'new-{count}.db'}")
-        print(f"writer, SQLite, sustained ({N1} -> {N2} trials): {rate:8.1f} runs/s")
-        base_folder = folder / "baseline"
-        base_folder.mkdir()
-        tree = baseline_tree(args.baseline, base_folder)
-        if tree is None:
-            print(f"  baseline {args.baseline}: not available (no git checkout)")
-        else:
-            base = sustained(lambda count: f"sqlite:///{folder / f'base-{count}.db'}", tree)
-            print(f"  baseline {args.baseline}, same machine:        {base:8.1f} runs/s -> {rate / base:.1f}x")
-            verdicts.append((f"SQLite writer >= {GOAL:g}x {args.baseline}", rate / base >= GOAL))
-        if not args.skip_server:
-            print(_server_rate(folder))
-        long = sustained(lambda count: f"sqlite:///{folder / f'iterations-{count}.db'}", iterations=ITERATIONS)
-        slower = f"{rate / long:.1f}x slower"
-        print(f"writer, SQLite, trials with {ITERATIONS} iteration/loss points: {long:8.1f} runs/s ({slower})")
-        plain, full, trials = reading(folder)
-        print(f"reading {trials} trials back from SQLite: {plain:.2f} s (best), {full:.2f} s with histories (resume)")
+        if not args.commands_only:
+            verdicts += _writer_and_reading(folder, args)
+        (resume, resume_cpu), (best, best_cpu), trials = commands(folder)
+        print(f"sweepnet resume, nothing left, {trials} trials: {resume:.2f} s ({resume_cpu:.2f} s CPU); ", end="")
+        print(f"sweepnet best: {best:.2f} s ({best_cpu:.2f} s CPU)")
+        verdicts.append((f"resume with nothing left < {RESUME_GOAL_S:g} s at {trials} trials", resume < RESUME_GOAL_S))
     for goal, met in verdicts:
         print(f"{'PASS' if met else 'FAIL'}  {goal}")
+
+
+def _writer_and_reading(folder: Path, args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """Parts 1 and 2, printed; their verdicts."""
+    verdicts = []
+    rate = sustained(lambda count: f"sqlite:///{folder / f'new-{count}.db'}")
+    print(f"writer, SQLite, sustained ({N1} -> {N2} trials): {rate:8.1f} runs/s")
+    base_folder = folder / "baseline"
+    base_folder.mkdir()
+    tree = baseline_tree(args.baseline, base_folder)
+    if tree is None:
+        print(f"  baseline {args.baseline}: not available (no git checkout)")
+    else:
+        base = sustained(lambda count: f"sqlite:///{folder / f'base-{count}.db'}", tree)
+        print(f"  baseline {args.baseline}, same machine:        {base:8.1f} runs/s -> {rate / base:.1f}x")
+        verdicts.append((f"SQLite writer >= {GOAL:g}x {args.baseline}", rate / base >= GOAL))
+    if not args.skip_server:
+        print(_server_rate(folder))
+    long = sustained(lambda count: f"sqlite:///{folder / f'iterations-{count}.db'}", iterations=ITERATIONS)
+    slower = f"{rate / long:.1f}x slower"
+    print(f"writer, SQLite, trials with {ITERATIONS} iteration/loss points: {long:8.1f} runs/s ({slower})")
+    plain, full, trials = reading(folder)
+    print(f"reading {trials} trials back from SQLite: {plain:.2f} s (best), {full:.2f} s with histories (resume)")
+    return verdicts
 
 
 def _server_rate(folder: Path) -> str:

@@ -181,6 +181,17 @@ class SweepPlan:
         return METRICS[self._data_meta.task][0]
 
     @property
+    def metric_known(self) -> bool:
+        """True when :attr:`metric` is known without loading the data set: the file names it, or the
+        data set's meta is known (:meth:`assume_data_meta`)."""
+        return self._metric is not None or self._data_meta is not None
+
+    def assume_data_meta(self, meta: DatasetMeta) -> None:
+        """Take ``meta`` for the data set's until it is loaded: as an earlier invocation recorded it,
+        so that a resume decides whether anything is left to run without loading the data."""
+        self._data_meta = meta
+
+    @property
     def mode(self) -> str:
         """``mode:``, else ``"max"`` for accuracies and ``"min"`` for errors and losses."""
         return self._mode or ("max" if self.metric.endswith("acc") else "min")

@@ -99,7 +99,11 @@ class SweepInfo:
     metric, mode : what is optimised, e.g. ``"val_acc"``, ``"max"``.
     resumed : True when continuing an earlier invocation.
     overrides : the ``--set`` overrides applied on top of ``config_text``, in order.
-    data_meta : the sweep's data set (input shape, task), known once it is loaded.
+    data_meta : the sweep's data set (input shape, task), known once it is loaded; a resumed
+        invocation with nothing left to run loads none: it has the meta recorded (without
+        ``preprocessing``) or None.
+    nothing_left : True for a resumed invocation with no trial left to run: its start and end
+        hooks run with no trial between (a record that is complete may stand as it is).
     """
 
     name: str
@@ -110,3 +114,4 @@ class SweepInfo:
     resumed: bool = False
     overrides: tuple[str, ...] = ()
     data_meta: DatasetMeta | None = None
+    nothing_left: bool = False

@@ -17,6 +17,7 @@ dispatching, kills the running trials (KILLED), and still calls ``sweepnet_trial
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
 
     from sweepnet.config import SweepPlan
     from sweepnet.data import Dataset
-    from sweepnet.data.dataset import DatasetMeta
     from sweepnet.driver import SweepDriver, SweepOutcome
     from sweepnet.leaderboard import Entry
     from sweepnet.progress import SweepProgress
@@ -90,7 +90,8 @@ def run_sweep(
     max_concurrent : trials at once; None: ``plan.resources.max_concurrent``, else as many as the
         cluster's resources fit at ``resources.cpus_per_trial`` / ``gpus_per_trial`` each.
     resume : continue the recorded sweep: finished trials are not run again; when nothing is
-        left to run, the sweep's start and end hooks run without starting Ray.
+        left to run, the sweep's start and end hooks run (``SweepInfo.nothing_left``) without
+        loading the data set or starting Ray.
     trial_fn : what a worker runs per trial; :func:`sweepnet.trial.run_trial` by default.
     hook : the lifecycle hook relay; by default the process-wide plugins' hooks, each plugin called
         on its own (:class:`~sweepnet.lifecycle.LifecycleHooks`).
@@ -123,21 +124,27 @@ def run_sweep(
         hook.sweepnet_sweep_prepare(sweep=plan.sweep_info(resumed=resume, data_meta=dataset.meta))
         return dataset
 
-    prepared = _Background(prepare)  # the plugins prepare while Ray starts
-    # A config error that needs the data (a model too big for its inputs, a batch larger than the
-    # training split) ends the command within seconds, not after Ray's start (20 s and more).
-    prepared.wait_for(checked)
+    def start_preparing() -> _Background[Dataset]:
+        prepared = _Background(prepare)  # the plugins prepare while Ray starts
+        # A config error that needs the data (a model too big for its inputs, a batch larger than the
+        # training split) ends the command within seconds, not after Ray's start (20 s and more).
+        prepared.wait_for(checked)
+        return prepared
+
+    # a resume decides first, without the data set when the metric is known without it
+    prepared = None if resume and plan.metric_known else start_preparing()
     with _showing(progress, manager):
         driver = None
         if resume:  # decided before Ray starts: a sweep with nothing left to run needs none
-            meta = prepared.wait().meta
-            sweep = plan.sweep_info(resumed=True, data_meta=meta)
-            driver = SweepDriver(plan, sweep, hook=hook, history=_history(plan, hook, meta))
+            sweep = plan.sweep_info(resumed=True, data_meta=prepared.wait().meta if prepared else None)
+            driver = SweepDriver(plan, sweep, hook=hook, history=_history(plan, hook))
             if _nothing_left(driver):
+                driver.sweep = dataclasses.replace(sweep, nothing_left=True)
                 driver.begin()
                 outcome = driver.close()
                 progress.update(driver.status())
                 return outcome
+        prepared = prepared or start_preparing()
         return _run_on_ray(plan, prepared, driver, hook, progress, trial_fn, address, max_concurrent, dashboard)
 
 
@@ -163,6 +170,8 @@ def _run_on_ray(
         dataset_ref, meta = _to_object_store(prepared)
         if driver is None:
             driver = SweepDriver(plan, plan.sweep_info(data_meta=meta), hook=hook)
+        else:  # resumed: decided before the data set was loaded
+            driver.sweep = plan.sweep_info(resumed=True, data_meta=meta)
         pool.start(dataset_ref, driver)
         with sigint_flag() as interrupted:
             driver.begin()
@@ -524,9 +533,9 @@ def _to_object_store(prepared: _Background[Dataset]) -> tuple[ray.ObjectRef, Dat
     return ray.put(dataset), dataset.meta
 
 
-def _history(plan: SweepPlan, hook: HookRelay, meta: DatasetMeta) -> list[Entry]:
+def _history(plan: SweepPlan, hook: HookRelay) -> list[Entry]:
     """The trials recorded by earlier invocations of the sweep (``sweepnet_sweep_history``)."""
-    records = hook.sweepnet_sweep_history(sweep=plan.sweep_info(resumed=True, data_meta=meta))
+    records = hook.sweepnet_sweep_history(sweep=plan.sweep_info(resumed=True))
     if records is None:
         raise SweepnetError(
             f"cannot resume sweep {plan.name!r}: no plugin keeps a record of past sweeps (is tracking disabled?)"

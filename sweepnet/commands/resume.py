@@ -33,9 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Rebuild the plan from the store and continue it."""
     from sweepnet.config import plan_from_text
-    from sweepnet.tracking import recorded_sweep
+    from sweepnet.tracking import recorded_data_meta, recorded_sweep
 
     text, overrides = recorded_sweep(args.sweep, args.tracking_uri)
     plan = plan_from_text(text, [*overrides, *tracking_override(args.tracking_uri)], source=f"sweep {args.sweep}")
+    if (meta := recorded_data_meta(args.sweep, args.tracking_uri)) is not None:
+        plan.assume_data_meta(meta)  # decides what is left to run before the data set is loaded, if at all
     command = ["sweepnet", "resume", args.sweep, *run_options(args)]
     return execute(plan, args, resume=True, resume_command=command)

@@ -3,11 +3,16 @@
 ::
 
     sweepnet ui                                   # http://127.0.0.1:5000 over sqlite:///sweepnet-results/mlflow.db
+    sweepnet ui digits-mlp                        # ... and the link that opens that sweep's runs
     sweepnet ui --port 5001 --tracking-uri sqlite:///elsewhere/mlflow.db
 
 Starts ``mlflow server`` on 127.0.0.1 against the same store the sweeps write to (see
 :mod:`sweepnet.tracking`), prints its URL once it answers, and stops it on Ctrl-C. A store that
 is already an MLflow server (``http://...``) is its own UI: its URL is printed and nothing starts.
+
+Then the link to open: the sweep's experiment (or the list of experiments), with
+``?workflowType=machine_learning`` -- MLflow 3's UI opens a fresh browser in its GenAI mode,
+which shows no runs; the parameter opens the runs table.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ __all__ = ["register", "run"]
 
 _HOST = "127.0.0.1"  # the UI is for this machine only; a team server is `mlflow server` itself
 _STARTUP_TIMEOUT = 90.0  # seconds; a cold start imports MLflow and migrates the database
+_RUNS_VIEW = "workflowType=machine_learning"  # MLflow 3's UI: the runs, not the GenAI view it opens on
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,32 +51,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--tracking-uri",
         help="MLflow tracking URI to browse (default: $MLFLOW_TRACKING_URI, then sqlite:///sweepnet-results/mlflow.db)",
     )
+    parser.add_argument(
+        "sweep", nargs="?", metavar="SWEEP", help="a sweep whose runs to link to (default: the list of sweeps)"
+    )
     parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 to serve the UI on (default: 5000)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve the UI until Ctrl-C; returns the exit status."""
-    from sweepnet.tracking import resolve_tracking_uri, sqlite_path
+    from sweepnet.tracking import resolve_tracking_uri, sqlite_path, sweep_experiment
 
     uri = resolve_tracking_uri(args.tracking_uri)
     if uri.startswith(("http://", "https://")):
         print(f"{uri} is an MLflow server: its UI is at {uri}")
+        if args.sweep is not None:
+            print(_link(uri, args.sweep, sweep_experiment(args.sweep, uri)))
         return 0
     database = sqlite_path(uri)
     if database is not None and not database.is_file():
         raise SweepnetError(f"no tracking store at {database}: run a sweep first, or pass --tracking-uri")
+    experiment = sweep_experiment(args.sweep, uri) if args.sweep is not None else None  # unknown: fail now
     _check_port_free(args.port)
     previous = {number: signal.signal(number, _interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
     try:  # `kill` or a closed terminal stops the server as Ctrl-C does
-        return _serve(uri, args.port)
+        return _serve(uri, args.port, args.sweep, experiment)
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
 
 
-def _serve(uri: str, port: int) -> int:
-    """Run ``mlflow server`` on ``port`` until Ctrl-C, then stop it and its workers."""
+def _link(ui: str, sweep: str | None, experiment_id: str | None) -> str:
+    """The line naming the page of the UI at ``ui`` that lists ``sweep``'s runs (None: the sweeps)."""
+    if sweep is None:
+        return f"the sweeps: {ui}/#/experiments?{_RUNS_VIEW}"
+    return f"sweep {sweep}: {ui}/#/experiments/{experiment_id}?{_RUNS_VIEW}"
+
+
+def _serve(uri: str, port: int, sweep: str | None, experiment_id: str | None) -> int:
+    """Run ``mlflow server`` on ``port`` until Ctrl-C, then stop it and its workers; prints the link
+    to ``sweep``'s runs (experiment ``experiment_id``) once it serves."""
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
             _server_command(uri, port),
@@ -82,6 +102,7 @@ def _serve(uri: str, port: int) -> int:
         try:
             url = _wait_until_serving(server, port)
             print(f"MLflow UI for {uri}: {url}  (Ctrl-C to stop)", flush=True)
+            print(f"  {_link(url, sweep, experiment_id)}", flush=True)
             server.wait()
             raise SweepnetError(f"the MLflow server stopped (exit {server.returncode}): {_last_line(log)}")
         except KeyboardInterrupt:

@@ -68,9 +68,8 @@ class Tracker:
     @hookimpl
     def sweepnet_sweep_start(self, sweep: SweepInfo) -> None:
         """Open the sweep's parent run (a new one, or the latest one when ``sweep.resumed``) and
-        register the sweep's tracker."""
-        from sweepnet.tracking.recorder import DEFAULT_FLUSH_TIMEOUT, SweepRecorder
-
+        register the sweep's tracker -- unless the invocation resumes a complete record with
+        nothing left to run: that record stands, and nothing is written (nor MLflow imported)."""
         if (uri := _uri(sweep)) is None:
             return
         name = f"sweepnet.tracker:{sweep.name}"
@@ -80,6 +79,10 @@ class Tracker:
             self._manager.unregister(earlier)
         previous = self._read if self._read is not None and self._read.name == sweep.name and sweep.resumed else None
         self._read = None
+        if sweep.nothing_left and previous is not None and previous.is_complete():
+            return
+        from sweepnet.tracking.recorder import DEFAULT_FLUSH_TIMEOUT, SweepRecorder
+
         timeout = float(_settings(sweep).get("flush_timeout", DEFAULT_FLUSH_TIMEOUT))
         recorder = SweepRecorder(sweep, uri, stall_timeout=timeout, previous=previous)
         tracker = SweepTracker(self._manager, sweep.name, recorder)

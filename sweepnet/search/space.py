@@ -67,6 +67,7 @@ class SearchSpace:
     def __init__(self, config: Any) -> None:
         self.config = config
         self._template = _parse(config, "")
+        self._spaced = _spaced(self._template)
 
     def walk(self, suggest: Suggest) -> dict[str, Any]:
         """Call ``suggest(path, distribution)`` for every parameter of the branch taken.
@@ -85,7 +86,7 @@ class SearchSpace:
             params[path] = suggest(path, distribution)
             return params[path]
 
-        _realise(self._template, "", record)
+        _realise(self._template, "", record, self._spaced, build=False)
         return params
 
     def resolve(self, params: dict[str, Any]) -> Any:
@@ -107,7 +108,7 @@ class SearchSpace:
             unused.discard(path)
             return params[path]
 
-        config = _realise(self._template, "", lookup)
+        config = _realise(self._template, "", lookup, self._spaced)
         if unused:
             raise ConfigError(min(unused), "not a parameter of this search space (or of the branch taken)")
         return config
@@ -258,18 +259,51 @@ def _is_float(text: str) -> bool:
     return True
 
 
-def _realise(node: Any, path: str, suggest: Suggest) -> Any:
-    """Plain data for ``node``, taking each parameter's value from ``suggest``."""
+def _realise(node: Any, path: str, suggest: Suggest, spaced: set[int], *, build: bool = True) -> Any:
+    """Plain data for ``node``, taking each parameter's value from ``suggest`` (``spaced``: see
+    :func:`_spaced`; the rest is copied). ``build=False`` only calls ``suggest`` (a walk), and
+    returns no data for the parts without a space."""
     if isinstance(node, Distribution):
         value = suggest(path, node)
         if isinstance(node, Categorical):
-            return _realise(node.option(value), path, suggest)
+            return _realise(node.option(value), path, suggest, spaced, build=build)
         return value
+    if id(node) not in spaced:
+        return _copied(node) if build else None
     if isinstance(node, dict):
-        return {key: _realise(value, _join(path, key), suggest) for key, value in node.items()}
+        return {key: _realise(value, _join(path, key), suggest, spaced, build=build) for key, value in node.items()}
+    return [_realise(item, f"{path}[{i}]", suggest, spaced, build=build) for i, item in enumerate(node)]
+
+
+def _copied(node: Any) -> Any:
+    """A copy of plain data: every mapping and list new, so no two results share one."""
+    if isinstance(node, dict):
+        return {key: _copied(value) for key, value in node.items()}
     if isinstance(node, list):
-        return [_realise(item, f"{path}[{i}]", suggest) for i, item in enumerate(node)]
+        return [_copied(item) for item in node]
     return node
+
+
+def _spaced(node: Any) -> set[int]:
+    """The ids of the mappings and lists of a parsed template that hold a space, options of spaces
+    included (the template lives as long as its :class:`SearchSpace`, so the ids stay valid): a
+    walk enters only these, so it costs the parameters, not the size of the whole config."""
+    found: set[int] = set()
+
+    def holds(item: Any) -> bool:
+        if isinstance(item, Distribution):
+            for option in item.options if isinstance(item, Categorical) else ():
+                holds(option)
+            return True
+        if isinstance(item, dict | list):
+            children = [holds(child) for child in (item.values() if isinstance(item, dict) else item)]
+            if any(children):
+                found.add(id(item))
+                return True
+        return False
+
+    holds(node)
+    return found
 
 
 def _leaves(node: Any, path: str) -> Iterator[tuple[str, Distribution]]:

@@ -1,12 +1,13 @@
 """MLflow tracking: the durable record of every sweep and trial.
 
 The only package of sweepnet that imports ``mlflow`` (inside functions: importing this package
-is cheap, and Ray workers never load MLflow). One concept per module:
+is cheap, Ray workers never load MLflow, and reading a SQLite store needs none). One concept per module:
 
 - :mod:`~sweepnet.tracking.store`: which store, opening it, checking it can be written;
 - :mod:`~sweepnet.tracking.layout`: how sweeps and trials map onto experiments, runs, tags;
 - :mod:`~sweepnet.tracking.reader`: reading a sweep back (``sweepnet best``, resume, the leaderboard,
   ``sweepnet report``, ``sweepnet trial --trial``);
+- :mod:`~sweepnet.tracking.queries`: the SQL of MLflow's tables the reader runs (on SQLite without MLflow);
 - :mod:`~sweepnet.tracking.models`: model files, the best model as an MLflow Model, ``load_model``'s lookup;
 - :mod:`~sweepnet.tracking.backend`: writing runs (in bulk on a database store);
 - :mod:`~sweepnet.tracking.writebehind`: the queue between the driver and the backend;
@@ -25,7 +26,9 @@ from sweepnet.tracking.reader import (
     read_artifact,
     read_iteration_loss,
     read_sweep,
+    recorded_data_meta,
     recorded_sweep,
+    sweep_experiment,
     sweep_file,
     trial_history,
 )
@@ -44,10 +47,12 @@ __all__ = [
     "read_artifact",
     "read_iteration_loss",
     "read_sweep",
+    "recorded_data_meta",
     "recorded_sweep",
     "replay_unwritten",
     "resolve_tracking_uri",
     "sqlite_path",
+    "sweep_experiment",
     "sweep_file",
     "trial_history",
 ]

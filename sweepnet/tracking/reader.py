@@ -9,11 +9,13 @@ Reads take what they need and no more:
   metric of every child run, read once (never the per-iteration loss, which
   :func:`read_iteration_loss` reads for the trials a figure shows).
 
-On a store MLflow keeps in a database (``sqlite:///``, ``postgresql://``) both are a few bulk
-queries through MLflow's own SQLAlchemy models and session, instead of one ``search_runs`` page
-per 1,000 runs (which loads every param and tag) and one ``get_metric_history`` request per run
-and metric: at 3,000 trials about 0.5 s instead of about 30 s here. Other stores (an ``mlflow
-server``) are read through ``MlflowClient``, the histories concurrently.
+On a store MLflow keeps in a database both are a few bulk queries of MLflow's tables
+(:mod:`~sweepnet.tracking.queries`), instead of one ``search_runs`` page per 1,000 runs (which
+loads every param and tag) and one ``get_metric_history`` request per run and metric: at 3,000
+trials about 0.5 s instead of about 30 s here. A SQLite store is read with :mod:`sqlite3`
+alone, without importing MLflow (seconds of a command's time), the sweep file straight from its
+artifact folder; ``postgresql://`` through MLflow's session. Other stores (an ``mlflow server``)
+are read through ``MlflowClient``, the histories concurrently.
 
 Reading one thing of a recorded sweep: :func:`read_artifact` (a file of a run),
 :func:`sweep_file` (the sweep file as written), :func:`trial_history` (one trial's epochs).
@@ -23,12 +25,14 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 
@@ -36,11 +40,23 @@ from sweepnet import leaderboard
 from sweepnet.errors import ConfigError
 from sweepnet.records import TrialResult, TrialSpec, TrialState
 from sweepnet.tracking.layout import FINAL_PREFIX, ITERATION_LOSS, TAG
-from sweepnet.tracking.store import TrackingError, client, is_sqlite_missing, resolve_tracking_uri, store_errors
+from sweepnet.tracking.queries import CHILD_QUERIES, Execute, ParentRun, sqlite_execute
+from sweepnet.tracking.queries import latest_parent as parent_in_tables
+from sweepnet.tracking.store import (
+    TrackingError,
+    client,
+    is_sqlite_missing,
+    one_line,
+    resolve_tracking_uri,
+    sqlite_path,
+    store_errors,
+)
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
+
+    from sweepnet.data.dataset import DatasetMeta
 
 __all__ = [
     "SweepRecord",
@@ -51,12 +67,15 @@ __all__ = [
     "read_iteration_loss",
     "read_record",
     "read_sweep",
+    "recorded_data_meta",
     "recorded_sweep",
+    "sweep_experiment",
     "sweep_file",
     "trial_history",
 ]
 
 _READ_THREADS = 8  # concurrent metric-history requests to a server
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -89,6 +108,10 @@ class SweepRecord:
     trials: int | None = None
     experiment_id: str = ""
 
+    def is_complete(self) -> bool:
+        """True when the invocation finished and its summary covers every trial recorded."""
+        return self.status == "FINISHED" and self.trials == len(self.entries)
+
 
 def read_sweep(name: str, tracking_uri: str | None = None, *, histories: bool = False) -> SweepRecord:
     """The latest invocation of sweep ``name`` in the store (see :func:`resolve_tracking_uri`).
@@ -118,16 +141,63 @@ def recorded_sweep(name: str, tracking_uri: str | None = None) -> tuple[str, lis
         for an unknown sweep, an unreadable store, or a sweep that was not started from a file.
     """
     uri = resolve_tracking_uri(tracking_uri)
-    if is_sqlite_missing(uri):
+    parent = _latest_parent_run(uri, name)
+    if parent is None:
         raise TrackingError(f"no sweep named {name!r} in tracking store {uri}")
+    text = _sweep_text(uri, name, parent)
+    return text, json.loads(parent.tags.get(f"{TAG}overrides", "[]"))
+
+
+def _latest_parent_run(uri: str, name: str) -> ParentRun | None:
+    """The latest parent run of sweep ``name``; None when the store or the sweep does not exist."""
+    if is_sqlite_missing(uri):
+        return None  # reading must not create an empty store
+    parent = _from_sqlite(uri, lambda execute: parent_in_tables(execute, name))
+    if parent is not _NOT_READ:
+        return parent
     store = client(uri)
     with store_errors(uri):
         experiment = store.get_experiment_by_name(name)
-        parent = latest_parent(store, experiment.experiment_id) if experiment else None
-        if parent is None:
-            raise TrackingError(f"no sweep named {name!r} in tracking store {uri}")
-    text = _sweep_text(store, uri, name, parent.info.run_id)
-    return text, json.loads(parent.data.tags.get(f"{TAG}overrides", "[]"))
+        run = latest_parent(store, experiment.experiment_id) if experiment else None
+    return _parent_of(run, experiment.experiment_id) if run is not None else None
+
+
+def sweep_experiment(name: str, tracking_uri: str | None = None) -> str:
+    """The id of the MLflow experiment of sweep ``name``.
+
+    Raises
+    ------
+    TrackingError
+        for an unknown sweep or an unreadable store.
+    """
+    uri = resolve_tracking_uri(tracking_uri)
+    parent = _latest_parent_run(uri, name)
+    if parent is None:
+        raise TrackingError(f"no sweep named {name!r} in tracking store {uri}")
+    return parent.experiment_id
+
+
+def recorded_data_meta(name: str, tracking_uri: str | None = None) -> DatasetMeta | None:
+    """The data set's meta as the latest invocation of sweep ``name`` recorded it (``data_meta.json``,
+    without ``preprocessing``); None when it recorded none, or the store cannot say.
+
+    What a resume needs to know about the data before deciding whether any trial is left to run
+    (the default metric depends on the data set's task).
+    """
+    from sweepnet.data.dataset import DatasetMeta
+
+    uri = resolve_tracking_uri(tracking_uri)
+    try:
+        parent = _latest_parent_run(uri, name)
+        data = _artifact_bytes(uri, parent, "data_meta.json") if parent is not None else None
+        fields = json.loads(data) if data else None
+        if fields is None:
+            return None
+        for key in ("input_shape", "class_names"):
+            fields[key] = tuple(fields[key]) if fields.get(key) is not None else fields.get(key)
+        return DatasetMeta(**fields)
+    except (TrackingError, ValueError, TypeError):  # the data set is loaded instead
+        return None
 
 
 def sweep_file(record: SweepRecord) -> str:
@@ -138,15 +208,28 @@ def sweep_file(record: SweepRecord) -> str:
     TrackingError
         for an unreadable store, or a sweep that was not started from a file.
     """
-    return _sweep_text(client(record.tracking_uri), record.tracking_uri, record.name, record.run_id)
+    parent = ParentRun(record.experiment_id, record.run_id, record.artifact_uri, record.status, {})
+    return _sweep_text(record.tracking_uri, record.name, parent)
 
 
-def _sweep_text(store: MlflowClient, uri: str, name: str, run_id: str) -> str:
-    with store_errors(uri):
-        text = download(store, run_id, "sweep.yaml").decode()
+def _sweep_text(uri: str, name: str, parent: ParentRun) -> str:
+    text = (_artifact_bytes(uri, parent, "sweep.yaml") or b"").decode()
     if not text.strip():
         raise TrackingError(f"sweep {name!r} in {uri} was not started from a sweep file")
     return text
+
+
+def _artifact_bytes(uri: str, parent: ParentRun, path: str) -> bytes | None:
+    """The artifact ``path`` of the parent run, None when it has none: read from its folder when the
+    artifacts are local files (no MLflow), else downloaded."""
+    folder = _local_folder(parent.artifact_uri)
+    try:
+        if folder is not None:
+            return (folder / path).read_bytes() if (folder / path).is_file() else None
+        with store_errors(uri):
+            return download(client(uri), parent.run_id, path)
+    except OSError as err:
+        raise TrackingError(f"tracking store {uri}: {one_line(err)}") from err
 
 
 def read_record(
@@ -156,14 +239,13 @@ def read_record(
     does not exist; ``sweep_config`` rebuilds the configs of trials too long for a tag."""
     if is_sqlite_missing(uri):
         return None  # reading must not create an empty store
-    store = client(uri)
-    with store_errors(uri):
-        experiment = store.get_experiment_by_name(name)
-        parent = latest_parent(store, experiment.experiment_id) if experiment else None
-        if parent is None:
-            return None
-        children = _children(store, experiment.experiment_id, parent.info.run_id, histories)
-    tags = parent.data.tags
+    found = _from_sqlite(uri, lambda execute: _parent_and_children(execute, name, histories))
+    if found is _NOT_READ:
+        found = _read_through_mlflow(uri, name, histories)
+    if found is None:
+        return None
+    parent, children = found
+    tags = parent.tags
     entries, models, run_ids = [], {}, {}
     for child in children:
         spec, result = _entry(child, sweep_config)
@@ -174,18 +256,67 @@ def read_record(
     return SweepRecord(
         name=name,
         tracking_uri=uri,
-        run_id=parent.info.run_id,
-        artifact_uri=parent.info.artifact_uri,
-        status=parent.info.status,
+        run_id=parent.run_id,
+        artifact_uri=parent.artifact_uri,
+        status=parent.status,
         metric=tags.get(f"{TAG}metric", ""),
         mode=tags.get(f"{TAG}mode", "max"),
         overrides=json.loads(tags.get(f"{TAG}overrides", "[]")),
         entries=entries,
         models=models,
         run_ids=run_ids,
-        trials=int(tags[f"{TAG}trials"]) if parent.info.status != "RUNNING" and f"{TAG}trials" in tags else None,
-        experiment_id=experiment.experiment_id,
+        trials=int(tags[f"{TAG}trials"]) if parent.status != "RUNNING" and f"{TAG}trials" in tags else None,
+        experiment_id=parent.experiment_id,
     )
+
+
+_NOT_READ: Any = object()  # what _from_sqlite answers when MLflow has to read the store
+
+
+def _from_sqlite(uri: str, read: Callable[[Execute], _T]) -> _T:
+    """``read(execute)`` on the SQLite store at ``uri`` without MLflow; :data:`_NOT_READ` for
+    another store, or a file whose tables MLflow has to make or migrate first.
+
+    Raises
+    ------
+    TrackingError
+        for a file that is not a database, or one that cannot be read.
+    """
+    path = sqlite_path(uri)
+    if path is None:
+        return _NOT_READ
+    try:
+        with sqlite_execute(path) as execute:
+            return read(execute)
+    except sqlite3.OperationalError as err:
+        if "no such" in str(err):  # table or column: not (yet) MLflow's tables as known here
+            return _NOT_READ
+        raise TrackingError(f"tracking store {uri}: {one_line(err)}") from err
+    except sqlite3.Error as err:
+        raise TrackingError(f"tracking store {uri}: {one_line(err)}") from err
+
+
+def _parent_and_children(execute: Execute, name: str, histories: bool) -> tuple[ParentRun, list[_Child]] | None:
+    parent = parent_in_tables(execute, name)
+    if parent is None:
+        return None
+    return parent, _trials(_children_in_bulk(execute, parent.run_id, histories))
+
+
+def _read_through_mlflow(uri: str, name: str, histories: bool) -> tuple[ParentRun, list[_Child]] | None:
+    store = client(uri)
+    with store_errors(uri):
+        experiment = store.get_experiment_by_name(name)
+        run = latest_parent(store, experiment.experiment_id) if experiment else None
+        if run is None:
+            return None
+        children = _children(store, experiment.experiment_id, run.info.run_id, histories)
+    return _parent_of(run, experiment.experiment_id), children
+
+
+def _parent_of(run: Run, experiment_id: str) -> ParentRun:
+    info = run.info
+    return ParentRun(experiment_id, info.run_id, info.artifact_uri or "", info.status, dict(run.data.tags))
 
 
 def latest_parent(store: MlflowClient, experiment_id: str) -> Run | None:
@@ -213,50 +344,38 @@ class _Child:
 def _children(store: MlflowClient, experiment_id: str, parent_id: str, histories: bool) -> list[_Child]:
     """The parent's active child runs that are trials, by trial number."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    from sqlalchemy import text
 
     backend = store._tracking_client.store
-    if isinstance(backend, SqlAlchemyStore):
-        children = _children_in_bulk(backend, parent_id, histories)
-    else:
-        children = _children_by_api(store, experiment_id, parent_id, histories)
+    if not isinstance(backend, SqlAlchemyStore):
+        return _trials(_children_by_api(store, experiment_id, parent_id, histories))
+    with backend.ManagedSessionMaker() as session:
+        return _trials(_children_in_bulk(lambda sql, values: session.execute(text(sql), values), parent_id, histories))
+
+
+def _trials(children: list[_Child]) -> list[_Child]:
+    """The child runs that are trials, by trial number."""
     trials = [child for child in children if f"{TAG}trial_id" in child.tags]
     return sorted(trials, key=lambda child: int(child.tags[f"{TAG}trial_number"]))
 
 
-def _children_in_bulk(backend: Any, parent_id: str, histories: bool) -> list[_Child]:
+def _children_in_bulk(execute: Execute, parent_id: str, histories: bool) -> list[_Child]:
     """The child runs from MLflow's tables: runs, ``sweepnet.*`` tags, ``final/*`` latest metrics,
     and with ``histories`` every per-epoch metric point (reads only)."""
-    from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlRun, SqlTag
-    from sqlalchemy import select
-
-    children: dict[str, _Child] = {}
-    with backend.ManagedSessionMaker() as session:
-        ids = select(SqlTag.run_uuid).where(SqlTag.key == "mlflow.parentRunId", SqlTag.value == parent_id)
-        runs = select(SqlRun.run_uuid, SqlRun.artifact_uri).where(
-            SqlRun.run_uuid.in_(ids), SqlRun.lifecycle_stage == "active"
-        )
-        for run_id, artifact_uri in session.execute(runs):
-            children[run_id] = _Child(run_id, artifact_uri or "", {})
-        tags = select(SqlTag.run_uuid, SqlTag.key, SqlTag.value).where(
-            SqlTag.run_uuid.in_(ids), SqlTag.key.like(f"{TAG}%")
-        )
-        for run_id, key, value in session.execute(tags):
+    values = {"parent": parent_id, "tags": f"{TAG}%", "finals": f"{FINAL_PREFIX}%", "iterations": ITERATION_LOSS}
+    children = {row[0]: _Child(row[0], row[1] or "", {}) for row in execute(CHILD_QUERIES["runs"], values)}
+    # Each query sees the store as it is then: a child a running sweep added since is left out.
+    for run_id, key, value in execute(CHILD_QUERIES["tags"], values):
+        if run_id in children:
+            children[run_id].tags[key] = value
+    for run_id, key, value, is_nan in execute(CHILD_QUERIES["finals"], values):
+        if run_id in children:
+            children[run_id].final[key.removeprefix(FINAL_PREFIX)] = math.nan if is_nan else value
+    if histories:
+        for run_id, key, step, value, is_nan in execute(CHILD_QUERIES["points"], values):
             if run_id in children:
-                children[run_id].tags[key] = value
-        finals = select(SqlLatestMetric.run_uuid, SqlLatestMetric.key, SqlLatestMetric.value, SqlLatestMetric.is_nan)
-        finals = finals.where(SqlLatestMetric.run_uuid.in_(ids), SqlLatestMetric.key.like(f"{FINAL_PREFIX}%"))
-        for run_id, key, value, is_nan in session.execute(finals):
-            if run_id in children:
-                children[run_id].final[key.removeprefix(FINAL_PREFIX)] = math.nan if is_nan else value
-        if histories:
-            points = select(SqlMetric.run_uuid, SqlMetric.key, SqlMetric.step, SqlMetric.value, SqlMetric.is_nan)
-            points = points.where(
-                SqlMetric.run_uuid.in_(ids), SqlMetric.key.not_like(f"{FINAL_PREFIX}%"), SqlMetric.key != ITERATION_LOSS
-            )
-            for run_id, key, step, value, is_nan in session.execute(points.order_by(SqlMetric.timestamp)):
-                if run_id in children:
-                    row = children[run_id].history.setdefault(step, {"epoch": float(step)})
-                    row[key] = math.nan if is_nan else value
+                row = children[run_id].history.setdefault(step, {"epoch": float(step)})
+                row[key] = math.nan if is_nan else value
     return list(children.values())
 
 
@@ -333,10 +452,16 @@ def _resolve(sweep_config: dict | None, params: dict[str, Any]) -> dict[str, Any
 
 def _model_location(child: _Child) -> str:
     """The trial's ``model.npz``: a path when the artifacts are local files, else a ``runs:/`` URI."""
-    location = urlparse(f"{child.artifact_uri}/{child.tags[f'{TAG}model']}")
-    if location.scheme in ("", "file"):
-        return location.path
+    folder = _local_folder(child.artifact_uri)
+    if folder is not None:
+        return str(folder / child.tags[f"{TAG}model"])
     return f"runs:/{child.run_id}/{child.tags[f'{TAG}model']}"
+
+
+def _local_folder(artifact_uri: str) -> Path | None:
+    """The folder of a run's artifacts when they are local files (``file://`` or a path), else None."""
+    location = urlparse(artifact_uri)
+    return Path(unquote(location.path)) if location.scheme in ("", "file") else None
 
 
 # --------------------------------------------------------------------------- one thing of a sweep

@@ -1,6 +1,14 @@
-"""``sweepnet resume SWEEP``: a recorded sweep with nothing left to run is decided without Ray."""
+"""``sweepnet resume SWEEP``: a recorded sweep with nothing left to run is decided without Ray, and
+on a SQLite store without MLflow or the data set."""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -70,3 +78,40 @@ def test_resume_with_trials_left_starts_ray(finished_sweep, monkeypatch):
     monkeypatch.setattr("sweepnet.tracking.recorded_sweep", lambda name, uri: (extended, []))
     assert main(["resume", "finished", "--tracking-uri", finished_sweep]) == 2
     assert started == [True]
+
+
+def test_nothing_left_on_sqlite_loads_neither_mlflow_nor_the_data_and_leaves_the_record_as_it_is(finished_sweep):
+    def runs() -> list[tuple]:
+        path = finished_sweep.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            return connection.execute("SELECT * FROM runs ORDER BY run_uuid").fetchall()
+
+    before = runs()
+    code = textwrap.dedent(f"""
+        import sys
+        from sweepnet.plan import SweepPlan
+        from sweepnet.cli import main
+
+        def no_data(self):
+            raise AssertionError("resume loaded the data set")
+
+        SweepPlan.load_dataset = no_data
+        status = main(["resume", "finished", "--tracking-uri", {finished_sweep!r}])
+        print("exit", status, "mlflow imported:", "mlflow" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    assert "3 trials (3 completed)" in done.stdout and "best: trial 2" in done.stdout
+    assert "exit 0 mlflow imported: False" in done.stdout
+    assert runs() == before  # the record was complete: nothing to write
+
+
+def test_nothing_left_after_a_driver_died_while_recording_completes_the_record(finished_sweep, capsys):
+    from mlflow.tracking import MlflowClient
+
+    parent = read_sweep("finished", finished_sweep)
+    MlflowClient(finished_sweep).update_run(parent.run_id, status="RUNNING")  # it died before the summary
+    assert main(["resume", "finished", "--tracking-uri", finished_sweep]) == 0
+    assert "3 trials (3 completed)" in capsys.readouterr().out
+    after = read_sweep("finished", finished_sweep)
+    assert after.status == "FINISHED" and after.is_complete() and after.run_id == parent.run_id

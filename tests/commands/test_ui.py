@@ -14,6 +14,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from sweepnet.cli import main
 from sweepnet.pluginmanager import create_plugin_manager
@@ -41,6 +42,22 @@ def test_no_store_yet_is_an_error_naming_where_it_looked(tmp_path, capsys, monke
     assert list(tmp_path.iterdir()) == []
 
 
+def _store_with_a_sweep(tmp_path) -> str:
+    """A SQLite store holding the empty sweep ``ui-demo``; returns its URI."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    hook = create_plugin_manager(autoload=False).hook
+    sweep = SweepInfo("ui-demo", {"tracking": {"uri": uri}}, "name: ui-demo\n", "val_acc", "max")
+    hook.sweepnet_sweep_start(sweep=sweep)
+    hook.sweepnet_sweep_end(sweep=sweep, results=[])
+    return uri
+
+
+def test_an_unknown_sweep_is_an_error_before_anything_starts(tmp_path, capsys):
+    uri = _store_with_a_sweep(tmp_path)
+    assert main(["ui", "nothing", "--tracking-uri", uri]) == 2
+    assert capsys.readouterr().err == f"sweepnet: error: no sweep named 'nothing' in tracking store {uri}\n"
+
+
 def test_a_busy_port_is_an_error_naming_it(tmp_path, capsys):
     (tmp_path / "mlflow.db").touch()
     with socket.socket() as busy:
@@ -53,18 +70,17 @@ def test_a_busy_port_is_an_error_naming_it(tmp_path, capsys):
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_serves_the_sweeps_store_until_stopped(tmp_path, stop):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    hook = create_plugin_manager(autoload=False).hook
-    sweep = SweepInfo("ui-demo", {"tracking": {"uri": uri}}, "name: ui-demo\n", "val_acc", "max")
-    hook.sweepnet_sweep_start(sweep=sweep)
-    hook.sweepnet_sweep_end(sweep=sweep, results=[])
+    uri = _store_with_a_sweep(tmp_path)
     port = _free_port()
-    command = [sys.executable, "-m", "sweepnet", "ui", "--port", str(port), "--tracking-uri", uri]
+    command = [sys.executable, "-m", "sweepnet", "ui", "ui-demo", "--port", str(port), "--tracking-uri", uri]
     ui = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in ui.stdout], daemon=True).start()
     try:
         assert lines.get(timeout=120) == f"MLflow UI for {uri}: http://127.0.0.1:{port}  (Ctrl-C to stop)\n"
+        experiment = MlflowClient(uri).get_experiment_by_name("ui-demo").experiment_id
+        runs = f"http://127.0.0.1:{port}/#/experiments/{experiment}?workflowType=machine_learning"
+        assert lines.get(timeout=5) == f"  sweep ui-demo: {runs}\n"
         query = urllib.parse.urlencode({"experiment_name": "ui-demo"})
         url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name?{query}"
         with urllib.request.urlopen(url, timeout=10) as answer:

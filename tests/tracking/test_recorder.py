@@ -367,3 +367,16 @@ def test_resume_reuses_the_parent_run_and_the_history_is_what_was_recorded(store
     np.testing.assert_array_equal(best["W1"], recorded[1][1].weights["W1"])
     states = [result.state for _, result in hook.sweepnet_sweep_history(sweep=resumed)]
     assert states == [TrialState.COMPLETED] * 2 + [TrialState.FAILED] + [TrialState.COMPLETED] * 2
+
+
+def test_a_sqlite_store_reads_back_without_mlflow_as_mlflow_reads_it(layout, store, monkeypatch):
+    from sweepnet.tracking import reader
+
+    direct = read_sweep("layout", store, histories=True)
+    monkeypatch.setattr(reader, "_from_sqlite", lambda uri, read: reader._NOT_READ)
+    through_mlflow = read_sweep("layout", store, histories=True)
+    assert direct == through_mlflow
+    assert len(direct.entries) == 4 and direct.is_complete()
+    assert [len(result.history) for _, result in direct.entries] == [3, 3, 1, 2]
+    assert reader.recorded_sweep("layout", store) == (layout[0].config_text, ["solver.num_epochs=3"])
+    assert reader.recorded_data_meta("layout", store) == layout[0].data_meta
