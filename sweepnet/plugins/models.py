@@ -47,7 +47,7 @@ class _Options(BaseModel):
 # --------------------------------------------------------------------------- Solver-trained nets
 
 
-class FullyConnectedNetPlugin(ModelPlugin):
+class FullyConnectedNetPlugin(ModelPlugin["FullyConnectedNetPlugin.Options"]):
     """Fully connected net {affine - [norm] - relu - [dropout]} x L - affine, any number of layers."""
 
     class Options(_Options):
@@ -82,7 +82,7 @@ class FullyConnectedNetPlugin(ModelPlugin):
         )
 
 
-class TwoLayerNetPlugin(ModelPlugin):
+class TwoLayerNetPlugin(ModelPlugin["TwoLayerNetPlugin.Options"]):
     """Two-layer net affine - relu - affine - softmax (classification)."""
 
     class Options(_Options):
@@ -113,7 +113,7 @@ class TwoLayerNetPlugin(ModelPlugin):
         return net
 
 
-class ThreeLayerConvNetPlugin(ModelPlugin):
+class ThreeLayerConvNetPlugin(ModelPlugin["ThreeLayerConvNetPlugin.Options"]):
     """Conv net conv - relu - 2x2 max pool - affine - relu - affine - softmax (image classification)."""
 
     class Options(_Options):
@@ -233,7 +233,7 @@ class LinearModel:
         return _flat(X).astype(self.dtype, copy=False) @ self.classifier.W
 
 
-class KNearestNeighborPlugin(ModelPlugin):
+class KNearestNeighborPlugin(ModelPlugin["KNearestNeighborPlugin.Options"]):
     """k-nearest-neighbour classifier with L2 distances."""
 
     class Options(_Options):
@@ -264,7 +264,7 @@ class LinearOptions(_Options):
     batch_size: PositiveInt = 200
 
 
-class _LinearPlugin(ModelPlugin):
+class _LinearPlugin(ModelPlugin["LinearOptions"]):
     Options = LinearOptions
     trainer = "classic"
     name: ClassVar[str]

@@ -167,7 +167,7 @@ class SequentialNet:
         return "SequentialNet(\n" + "\n".join(rows) + f"\n  loss={self.loss_name}, reg={self.reg})"
 
 
-class SequentialPlugin(ModelPlugin):
+class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
     """Any stack of layer plugins, listed in config (loss softmax/svm, or mse for regression)."""
 
     class Options(BaseModel):
@@ -185,7 +185,7 @@ class SequentialPlugin(ModelPlugin):
 
     def build(
         self,
-        options: BaseModel,
+        options: SequentialPlugin.Options,
         meta: DatasetMeta,
         *,
         seed: int | None = None,
