@@ -95,7 +95,8 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     dw, db = dw_db[:, :k].reshape(w.shape), dw_db[:, k].copy()
     dcols = np.matmul(w.reshape(f, k).T, dout_cols, out=reusable((k, dout_cols.shape[1]), x.dtype))
     dx = reusable(x.shape, x.dtype)
-    _fastconv.col2im(dcols, *x.shape, hh, ww, conv_param["pad"], conv_param["stride"], out=dx)
+    n, c, height, width = x.shape
+    _fastconv.col2im(dcols, n, c, height, width, hh, ww, conv_param["pad"], conv_param["stride"], out=dx)
     return dx, dw, db
 
 
@@ -142,7 +143,8 @@ def max_pool_backward_fast(dout: np.ndarray, cache: Cache) -> np.ndarray:
     _, x_shape, pool_param, argmax = cache
     (dout,) = _as_float_arrays(dout)
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    return _fastconv.max_pool_backward(dout, argmax, *x_shape[2:], ph, pw, stride)
+    height, width = x_shape[2:]
+    return _fastconv.max_pool_backward(dout, argmax, height, width, ph, pw, stride)
 
 
 def _tiled_max_pool(x: np.ndarray, ph: int, pw: int) -> tuple[np.ndarray, np.ndarray]:
