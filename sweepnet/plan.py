@@ -48,7 +48,7 @@ from sweepnet.schema import (
     parse_named,
     setup_trial,
 )
-from sweepnet.search import Pruner, SearchSpace, Searcher, StopCriteria
+from sweepnet.search import Mode, Pruner, SearchSpace, Searcher, StopCriteria
 from sweepnet.yamlfile import parse_yaml
 
 __all__ = ["SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]
@@ -185,7 +185,7 @@ class SweepPlan:
         return METRICS[self._data_meta.task][0]
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """``mode:``, else ``"max"`` for accuracies and ``"min"`` for errors and losses."""
         return self._mode or ("max" if self.metric.endswith("acc") else "min")
 

@@ -17,12 +17,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
 from sweepnet.leaderboard import Entry
 from sweepnet.plots.drawing import new_figure
 from sweepnet.plots.params import ParamAxis, scored
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
 
 __all__ = ["Importances", "importance_chart", "param_importances"]
 
@@ -123,7 +127,7 @@ def importance_chart(importances: Importances, metric: str) -> Figure | None:
     return figure
 
 
-def _distribution(axis: ParamAxis, values: list) -> object:
+def _distribution(axis: ParamAxis, values: list) -> BaseDistribution:
     """The Optuna distribution of a parameter: its observed range, or its values' positions."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
@@ -133,5 +137,5 @@ def _distribution(axis: ParamAxis, values: list) -> object:
     return FloatDistribution(low, high, log=axis.log and low > 0)
 
 
-def _value(axis: ParamAxis, value: object) -> object:
+def _value(axis: ParamAxis, value: Any) -> float | int:
     return float(value) if axis.numeric else axis.index(value)

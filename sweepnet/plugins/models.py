@@ -146,8 +146,9 @@ class ThreeLayerConvNetPlugin(ModelPlugin["ThreeLayerConvNetPlugin.Options"]):
                 "model.name",
                 f"three_layer_convnet needs images (C, H, W), but {meta.name!r} has inputs {tuple(meta.input_shape)}",
             )
+        channels, height, width = meta.input_shape
         return ThreeLayerConvNet(
-            input_dim=tuple(meta.input_shape),
+            input_dim=(channels, height, width),
             num_filters=options.num_filters,
             filter_size=options.filter_size,
             hidden_dim=options.hidden_dim,

@@ -31,7 +31,7 @@ from sweepnet.conformance import FirstStep
 from sweepnet.core.layers import mse_loss, softmax_loss, svm_loss
 from sweepnet.data import DatasetMeta
 from sweepnet.errors import ConfigError
-from sweepnet.layer import Layer, Params, Shape, ShapeError
+from sweepnet.layer import Layer, Mode, Params, Shape, ShapeError
 from sweepnet.model import LossName, ModelPlugin, num_outputs, resolve_loss, resolve_rng
 from sweepnet.pluginmanager import get_registries
 from sweepnet.plugins.layers import WeightScale
@@ -101,7 +101,7 @@ class SequentialNet:
         grads : dict like ``params``.
         """
         out = X.astype(self.dtype, copy=False)
-        mode = "test" if y is None else "train"
+        mode: Mode = "test" if y is None else "train"
         check = FirstStep(self.where) if mode in self._unchecked else None
         caches, input_shapes = [], []
         for index, ((_, layer, shape), keys) in enumerate(zip(self.layers, self._keys)):

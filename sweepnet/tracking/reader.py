@@ -124,7 +124,7 @@ def recorded_sweep(name: str, tracking_uri: str | None = None) -> tuple[str, lis
     with store_errors(uri):
         experiment = store.get_experiment_by_name(name)
         parent = latest_parent(store, experiment.experiment_id) if experiment else None
-        if parent is None:
+        if experiment is None or parent is None:
             raise TrackingError(f"no sweep named {name!r} in tracking store {uri}")
     text = _sweep_text(store, uri, name, parent.info.run_id)
     return text, json.loads(parent.data.tags.get(f"{TAG}overrides", "[]"))
@@ -160,7 +160,7 @@ def read_record(
     with store_errors(uri):
         experiment = store.get_experiment_by_name(name)
         parent = latest_parent(store, experiment.experiment_id) if experiment else None
-        if parent is None:
+        if experiment is None or parent is None:
             return None
         children = _children(store, experiment.experiment_id, parent.info.run_id, histories)
     tags = parent.data.tags
@@ -227,12 +227,12 @@ def _children_in_bulk(backend: Any, parent_id: str, histories: bool) -> list[_Ch
     """The child runs from MLflow's tables: runs, ``sweepnet.*`` tags, ``final/*`` latest metrics,
     and with ``histories`` every per-epoch metric point (reads only)."""
     from mlflow.store.tracking.dbmodels.models import SqlLatestMetric, SqlMetric, SqlRun, SqlTag
-    from sqlalchemy import select
+    from sqlalchemy import Select, select
 
     children: dict[str, _Child] = {}
     with backend.ManagedSessionMaker() as session:
-        ids = select(SqlTag.run_uuid).where(SqlTag.key == "mlflow.parentRunId", SqlTag.value == parent_id)
-        runs = select(SqlRun.run_uuid, SqlRun.artifact_uri).where(
+        ids: Select[Any] = select(SqlTag.run_uuid).where(SqlTag.key == "mlflow.parentRunId", SqlTag.value == parent_id)
+        runs: Select[Any, Any] = select(SqlRun.run_uuid, SqlRun.artifact_uri).where(
             SqlRun.run_uuid.in_(ids), SqlRun.lifecycle_stage == "active"
         )
         for run_id, artifact_uri in session.execute(runs):

@@ -298,6 +298,7 @@ class SweepRecorder:
         summary.after_all = True  # the report and best.json name the trials' runs: written after them
         if best is not None:
             spec, result = best
+            model: Callable[[], bytes | None]
             if in_memory:
                 model = cache(partial(model_npz, self.sweep, *in_memory))
             else:  # the best of an earlier invocation is no longer in memory: copy its run's model.npz
