@@ -53,7 +53,7 @@ def parse_yaml(text: str, source: str) -> Any:
         ``"<source>:<line>:<column>: invalid YAML: <problem>"`` for malformed text.
     """
     try:
-        return yaml.load(text, Loader=SweepLoader)  # noqa: S506 -- SweepLoader is a SafeLoader
+        return yaml.load(text, Loader=SweepLoader)  # SweepLoader is a SafeLoader
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source

@@ -96,7 +96,9 @@ def param_importances(entries: Iterable[Entry], axes: Mapping[str, ParamAxis], m
     top = min(0.5, max(0.1, _TOP_TRIALS / len(counted)))
     with warnings.catch_warnings():  # experimental before Optuna 5; "importances will be equal" for flat metrics
         warnings.simplefilter("ignore")
-        values = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(target_quantile=top), normalize=False)
+        values = get_param_importances(
+            study, evaluator=PedAnovaImportanceEvaluator(target_quantile=top), normalize=False
+        )
     total = sum(values.values())
     if not total > 0:  # Optuna would share 1 equally: a ranking that says nothing
         return Importances(left_out=left_out)

@@ -17,7 +17,9 @@ __all__ = ["loss_history"]
 _LOG_RATIO = 100.0  # a loss spanning more than this factor gets a log axis
 
 
-def loss_history(curves: Mapping[str, np.ndarray], title: str = "Training loss", legend_title: str | None = None) -> Figure | None:
+def loss_history(
+    curves: Mapping[str, np.ndarray], title: str = "Training loss", legend_title: str | None = None
+) -> Figure | None:
     """Loss against iteration, one series per curve, in the given order.
 
     Parameters

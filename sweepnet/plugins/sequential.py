@@ -80,10 +80,12 @@ class SequentialNet:
         # Per layer: its own parameter name -> the model-wide key, e.g. "W" -> "0.conv.W".
         self._keys = [
             {short: f"{index}.{name}.{short}" for short in own}
-            for index, ((name, _, _), own) in enumerate(zip(layers, layer_params))
+            for index, ((name, _, _), own) in enumerate(zip(layers, layer_params, strict=True))
         ]
         self.params: Params = {
-            keys[short]: value for keys, own in zip(self._keys, layer_params) for short, value in own.items()
+            keys[short]: value
+            for keys, own in zip(self._keys, layer_params, strict=True)
+            for short, value in own.items()
         }
 
     def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray | tuple[float, Params]:
@@ -104,7 +106,7 @@ class SequentialNet:
         mode: Mode = "test" if y is None else "train"
         check = FirstStep(self.where) if mode in self._unchecked else None
         caches, input_shapes = [], []
-        for index, ((_, layer, shape), keys) in enumerate(zip(self.layers, self._keys)):
+        for index, ((_, layer, shape), keys) in enumerate(zip(self.layers, self._keys, strict=True)):
             x, params = out, self._own_params(keys)
             out, cache = layer.forward(x, params, mode)
             if check:
@@ -125,7 +127,7 @@ class SequentialNet:
             grads.update({keys[short]: grad for short, grad in layer_grads.items()})
         self._unchecked.discard(mode)
         if self.reg:
-            for (_, layer, _), keys in zip(self.layers, self._keys):
+            for (_, layer, _), keys in zip(self.layers, self._keys, strict=True):
                 for short in layer.regularized:
                     w = self.params[keys[short]]
                     loss += 0.5 * self.reg * float(np.vdot(w, w))

@@ -141,7 +141,9 @@ class Backend:
             path = Path(tmp) / filename
             path.write_bytes(data)
             if (uri := self.artifact_uris.get(run_id)) is not None:
-                get_artifact_repository(uri, tracking_uri=self.client.tracking_uri).log_artifact(str(path), folder or None)
+                get_artifact_repository(uri, tracking_uri=self.client.tracking_uri).log_artifact(
+                    str(path), folder or None
+                )
             else:
                 self.client.log_artifact(run_id, str(path), folder or None)
 

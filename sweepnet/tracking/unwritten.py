@@ -167,7 +167,9 @@ def _record(item: dict[str, Any]) -> RunWrite:
         tags=item["tags"],
         metrics=[(m["key"], m["value"], m["timestamp"], m["step"]) for m in item["metrics"]],
         artifacts={
-            name: base64.b64decode(content["base64"]) for name, content in item["artifacts"].items() if "base64" in content
+            name: base64.b64decode(content["base64"])
+            for name, content in item["artifacts"].items()
+            if "base64" in content
         },
         status=item["status"],
         start_ms=item["start_ms"],

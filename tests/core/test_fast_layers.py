@@ -141,8 +141,8 @@ def test_conv_fast_matches_naive(rng, shape, stride, pad):
     dout_like_out = np.empty_like(out)  # out's layout: what an elementwise op on out gives back
     dout_like_out[...] = dout
     naive_grads = conv_backward_naive(dout, naive_cache)
-    for given in (dout, dout_like_out):
-        for fast, naive in zip(conv_backward_fast(given, cache), naive_grads):
+    for upstream in (dout, dout_like_out):
+        for fast, naive in zip(conv_backward_fast(upstream, cache), naive_grads, strict=True):
             assert fast.shape == naive.shape
             assert rel_error(fast, naive) < NAIVE_TOL
 
@@ -161,7 +161,7 @@ def test_conv_fast_numerical_gradients(rng, shape, stride, pad):
         eval_numerical_gradient_array(lambda v: conv_forward_fast(x, v, b, conv_param)[0], w, dout),
         eval_numerical_gradient_array(lambda v: conv_forward_fast(x, w, v, conv_param)[0], b, dout),
     )
-    for grad, expected in zip(analytic, numerical):
+    for grad, expected in zip(analytic, numerical, strict=True):
         assert rel_error(grad, expected) < GRAD_TOL
 
 
@@ -173,7 +173,7 @@ def test_conv_fast_float32_stays_float32_and_matches_float64(rng):
     dout = rng.standard_normal(out64.shape)
     grads64 = conv_backward_fast(dout, cache64)
     grads32 = conv_backward_fast(dout.astype(np.float32), cache32)
-    for got, expected in zip((out32, *grads32), (out64, *grads64)):
+    for got, expected in zip((out32, *grads32), (out64, *grads64), strict=True):
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
 
@@ -295,7 +295,7 @@ def test_conv_fast_matches_torch(torch, rng, shape, stride, pad):
     tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
     t_out = torch.nn.functional.conv2d(tx, tw, tb, stride=stride, padding=pad)
     t_out.backward(torch.tensor(dout))
-    for ours, theirs in zip((out, *conv_backward_fast(dout, cache)), (t_out, tx.grad, tw.grad, tb.grad)):
+    for ours, theirs in zip((out, *conv_backward_fast(dout, cache)), (t_out, tx.grad, tw.grad, tb.grad), strict=True):
         assert rel_error(ours, theirs.detach().numpy()) < NAIVE_TOL
 
 
