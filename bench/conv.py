@@ -243,7 +243,7 @@ def _matmul_gflops(dtype: type) -> float:
 def _check_agreement(name: str, dtype: type, fast: tuple, baseline: tuple) -> None:
     """Refuse to time implementations that disagree."""
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
-    for ours, theirs in zip(fast, baseline):
+    for ours, theirs in zip(fast, baseline, strict=True):
         if np.linalg.norm(ours - theirs) > tolerance * np.linalg.norm(theirs):
             raise RuntimeError(f"{name} {np.dtype(dtype).name}: fast and baseline conv disagree")
 

@@ -50,7 +50,7 @@ def _write_full_cifar(root: Path) -> None:
 def _classic(root: Path) -> list[np.ndarray]:
     """The classic notebook path: float64 channels-last batches, concatenated, masked, transposed."""
     batches = [load_CIFAR_batch(root / f"data_batch_{i}") for i in range(1, 6)]
-    X, y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+    X, _y = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])  # held: part of the peak
     del batches
     X_test, y_test = load_CIFAR_batch(root / "test_batch")
     X_val, X_train, X_test = X[list(range(49000, 50000))], X[list(range(49000))], X_test[list(range(1000))]
@@ -87,7 +87,7 @@ def _peak_rss() -> int:
 
 def _child(mode: str, root: Path) -> None:
     """Run one mode and print its peak RSS and result size as JSON (for the parent)."""
-    import sweepnet.data  # noqa: F401  (the imports every mode pays, measured by "imports only")
+    import sweepnet.data  # the imports every mode pays, measured by "imports only"
     import sweepnet.plugins.datasets  # noqa: F401
 
     start = time.perf_counter()

@@ -51,7 +51,7 @@ def _init_weights(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     dims = [INPUT_DIM, *HIDDEN_DIMS, NUM_CLASSES]
     return [
         ((WEIGHT_SCALE * rng.standard_normal((d_in, d_out))).astype(np.float32), np.zeros(d_out, np.float32))
-        for d_in, d_out in zip(dims[:-1], dims[1:])
+        for d_in, d_out in zip(dims[:-1], dims[1:], strict=True)
     ]
 
 
@@ -120,7 +120,7 @@ def numpy_step(rule: str, data: dict[str, np.ndarray]) -> Step:
         grads = [x.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ probs, probs.sum(0)]
         t += 1
         lr = hyper["learning_rate"]
-        for p, g, (m, v) in zip(params, grads, state):
+        for p, g, (m, v) in zip(params, grads, state, strict=True):
             if rule == "adam":
                 m += 0.1 * (g - m)
                 v *= 0.999

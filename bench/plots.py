@@ -62,15 +62,26 @@ def entries(count: int, seed: int = 0) -> list[tuple[TrialSpec, TrialResult]]:
         epochs = (4, 12, EPOCHS)[number % 3]
         quality = 1 - abs(np.log10(params["solver.optim_config.learning_rate"]) + 2.7) / 2
         history = [
-            {"epoch": e, "loss": 2.3 * np.exp(-e * quality / 4), "train_acc": quality * (1 - 0.5 / e), "val_acc": quality * (1 - 0.6 / e)}
+            {
+                "epoch": e,
+                "loss": 2.3 * np.exp(-e * quality / 4),
+                "train_acc": quality * (1 - 0.5 / e),
+                "val_acc": quality * (1 - 0.6 / e),
+            }
             for e in range(1, epochs + 1)
         ]
         steps = np.linspace(1, epochs * 39, min(1000, epochs * 39))
         loss = np.column_stack([steps, 2.3 * np.exp(-steps * quality / 150) + 0.05 * rng.random(len(steps))])
-        metrics = {"val_acc": max(row["val_acc"] for row in history), "train_acc": history[-1]["train_acc"], "test_acc": quality}
+        metrics = {
+            "val_acc": max(row["val_acc"] for row in history),
+            "train_acc": history[-1]["train_acc"],
+            "test_acc": quality,
+        }
         state = TrialState.COMPLETED if epochs == EPOCHS else TrialState.PRUNED
         spec = TrialSpec(f"{number:040x}", number, params, {}, seed=number)
-        made.append((spec, TrialResult(spec.trial_id, state, metrics, history, 1.0, iteration_loss=loss.astype(np.float32))))
+        made.append(
+            (spec, TrialResult(spec.trial_id, state, metrics, history, 1.0, iteration_loss=loss.astype(np.float32)))
+        )
     return made
 
 
@@ -97,7 +108,9 @@ def store_seconds(folder: Path, trials: int) -> list[tuple[float, float]]:
     client = MlflowClient(f"sqlite:///{folder / 'store.db'}")
     experiment = client.create_experiment("bench", artifact_location=(folder / "artifacts").as_uri())
     stamp = int(time.time() * 1000)
-    epochs = [Metric(key, 0.5, stamp, e) for e in range(1, EPOCHS + 1) for key in ("loss", "train_acc", "val_acc", "lr")]
+    epochs = [
+        Metric(key, 0.5, stamp, e) for e in range(1, EPOCHS + 1) for key in ("loss", "train_acc", "val_acc", "lr")
+    ]
     iterations = [Metric("iteration/loss", 1.0 / step, stamp, step) for step in range(1, 1001)]
     timings = []
     for points in (epochs, epochs + iterations):
@@ -116,13 +129,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-trials", type=int, default=30, help="trials written per store variant (default: 30)")
     args = parser.parse_args(argv)
 
-    blas = sorted({f"{info['internal_api']} {info.get('architecture') or ''}".strip() for info in threadpool_info() if info["user_api"] == "blas"})
+    blas = sorted(
+        {
+            f"{info['internal_api']} {info.get('architecture') or ''}".strip()
+            for info in threadpool_info()
+            if info["user_api"] == "blas"
+        }
+    )
     print(f"CPU: {platform.processor() or platform.machine()}; BLAS: {', '.join(blas) or 'none loaded'}")
     summary_seconds(12)  # imports and matplotlib's font cache outside the timings
     small = summary_seconds(60)
     large = summary_seconds(args.trials)
     for count, (wall, cpu, figures, html) in ((60, small), (args.trials, large)):
-        print(f"summary of {count:5d} trials: {wall:6.2f} s wall, {cpu:6.2f} s CPU ({figures} figures, report.html {html / 1e6:.2f} MB)")
+        print(
+            f"summary of {count:5d} trials: {wall:6.2f} s wall, {cpu:6.2f} s CPU "
+            f"({figures} figures, report.html {html / 1e6:.2f} MB)"
+        )
     ratio = large[1] / small[1]
     print(f"CPU ratio {ratio:.2f} (goal <= {GOAL_RATIO:g}): {'ok' if ratio <= GOAL_RATIO else 'MISSED'}")
 

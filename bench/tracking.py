@@ -107,7 +107,9 @@ def sustained(uri_of: Callable[[int], str], python_path: str | None = None, iter
         code = f"import sys; sys.path.insert(0, {str(ROOT / 'bench')!r}); import tracking as bench; "
         extra = f", iterations={iterations}" if iterations else ""  # the baseline predates them
         code += f"print(bench.push_trials({count}, {uri_of(count)!r}, 'bench-{count}'{extra}))"
-        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+        done = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir()
+        )
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])
         seconds[count] = float(done.stdout.strip().splitlines()[-1])
@@ -187,7 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     blas = ", ".join(f"{info['internal_api']} {info.get('architecture', '')}" for info in threadpool_info())
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")  # fmt: skip
-    print(f"{cpu}, {os.cpu_count()} CPUs, BLAS {blas}; load average {os.getloadavg()[0]:.2f} (other work skews figures)")
+    print(
+        f"{cpu}, {os.cpu_count()} CPUs, BLAS {blas}; load average {os.getloadavg()[0]:.2f} (other work skews figures)"
+    )
     verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

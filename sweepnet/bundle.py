@@ -83,7 +83,7 @@ class ModelBundle:
         if bad:  # savez would pickle them silently, and no safe loader could read the file
             raise ValueError(f"model file: not numeric arrays, cannot be saved without pickle: {', '.join(bad)}")
         buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
+        np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub matches **arrays to allow_pickle
         return buffer.getvalue()
 
     def _description(self) -> dict[str, Any]:
@@ -176,6 +176,7 @@ def _read_arrays(source: str | os.PathLike[str] | io.BytesIO, what: str) -> dict
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ModelFileError(f"{what}: a single array, not a sweepnet model file (.npz)")
     with archive:
+        assert archive.zip is not None, "an NpzFile keeps its zip open until closed"
         strays = [member for member in archive.zip.namelist() if not member.endswith(".npy")]
         if strays:
             raise ModelFileError(f"{what}: holds {strays[0]!r}, which is not an array; refusing to load it")

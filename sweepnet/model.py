@@ -11,7 +11,7 @@ the trial trains the result:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -72,7 +72,11 @@ class ClassicModel(Protocol):
         ...
 
 
-class ModelPlugin(ABC):
+# A subclass names its Options model, `class Mlp(ModelPlugin["Mlp.Options"])`, so build can use its fields.
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+class ModelPlugin(ABC, Generic[OptionsT]):
     """A model plugin: ``Options`` (its config keys), ``trainer`` and :meth:`build`.
 
     Registered as the class; sweepnet calls ``cls().build(options, meta, seed=...)`` once per trial.
@@ -84,7 +88,7 @@ class ModelPlugin(ABC):
     @abstractmethod
     def build(
         self,
-        options: BaseModel,
+        options: OptionsT,
         meta: DatasetMeta,
         *,
         seed: int | None = None,

@@ -19,7 +19,15 @@ from datetime import timedelta
 from types import TracebackType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from sweepnet.driver import SweepStatus
 from sweepnet.records import TrialState
@@ -79,7 +87,7 @@ class LiveProgress(SweepProgress):
             TextColumn("{task.fields[status]}"),
             console=console,
         )
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def update(self, status: SweepStatus) -> None:
         if self._task is None:

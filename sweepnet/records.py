@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # a trial worker imports this module before anything heavy (s
 __all__ = ["SweepInfo", "TrialResult", "TrialSpec", "TrialState"]
 
 
-class TrialState(str, enum.Enum):
+class TrialState(str, enum.Enum):  # noqa: UP042 -- StrEnum would change str(state) and format(state)
     """Life cycle of a trial. Only the last five are final."""
 
     PENDING = "PENDING"

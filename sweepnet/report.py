@@ -171,7 +171,9 @@ def build_report(
         "name": _text(name),
         "summary": _summary(entries, metric, mode, status, links),
         "best": _best(entries, metric, mode, links),
-        "figure_index": "".join(f'<li><a href="#{_anchor(f.name)}">{_text(f.caption or f.name)}</a></li>' for f in figures),
+        "figure_index": "".join(
+            f'<li><a href="#{_anchor(f.name)}">{_text(f.caption or f.name)}</a></li>' for f in figures
+        ),
         "figures": "".join(_figure(figure) for figure in figures) or "<p>No figure applies to these trials yet.</p>",
         "leaderboard": _leaderboard(entries, metric, mode, links),
         "sweep_file": _text(sweep_text) or "(not started from a sweep file)",
@@ -204,9 +206,13 @@ def _best(entries: list[Entry], metric: str, mode: str, links: RunLinks) -> str:
     first = [metric, metric.replace("val_", "test_", 1)]  # what it was chosen by, then how it held up
     keys = [key for key in dict.fromkeys([*first, *result.metrics]) if key in result.metrics]
     scores = ", ".join(
-        f"<code>{_text(key)}</code> {_number(result.metrics[key])}" for key in keys if not key.startswith(f"{metric}_fold")
+        f"<code>{_text(key)}</code> {_number(result.metrics[key])}"
+        for key in keys
+        if not key.startswith(f"{metric}_fold")
     )
-    params = "".join(f"<tr><th>{_text(path)}</th><td>{_text(_value(value))}</td></tr>" for path, value in spec.params.items())
+    params = "".join(
+        f"<tr><th>{_text(path)}</th><td>{_text(_value(value))}</td></tr>" for path, value in spec.params.items()
+    )
     trial = _link(f"trial {spec.number} ({spec.trial_id[:8]})", links.trials.get(spec.trial_id))
     return f"<p>{trial}: {scores}</p>" + (f"<table class=params>{params}</table>" if params else "")
 
@@ -215,7 +221,8 @@ def _figure(figure: ReportFigure) -> str:
     data = base64.b64encode(figure.png).decode("ascii")
     caption = _text(figure.caption) + (" &middot; " if figure.caption else "") + f"<code>{_text(figure.name)}</code>"
     return (
-        f'<figure id="{_anchor(figure.name)}"><img src="data:image/png;base64,{data}" alt="{_attr(figure.caption or figure.name)}">'
+        f'<figure id="{_anchor(figure.name)}">'
+        f'<img src="data:image/png;base64,{data}" alt="{_attr(figure.caption or figure.name)}">'
         f"<figcaption>{caption}</figcaption></figure>"
     )
 
@@ -289,7 +296,8 @@ _PAGE = Template(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>$name · sweepnet report</title>
 <style>
-body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; margin: 0; background: #f6f7f9; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; margin: 0;
+       background: #f6f7f9; }
 main { max-width: 1280px; margin: 0 auto; padding: 24px 32px 48px; }
 h1 { margin: 0 0 4px; font-size: 28px; }
 h2 { margin: 36px 0 12px; font-size: 20px; border-bottom: 1px solid #d5d9e0; padding-bottom: 4px; }

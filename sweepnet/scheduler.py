@@ -110,9 +110,13 @@ def run_sweep(
     from sweepnet.progress import SweepProgress
 
     if trial_fn is None:
-        from sweepnet.trial import run_trial as trial_fn
-    manager = get_plugin_manager() if hook is None else None
-    hook = hook if hook is not None else LifecycleHooks(manager)
+        from sweepnet.trial import run_trial
+
+        trial_fn = run_trial
+    manager = None
+    if hook is None:  # LifecycleHooks is called like pluggy's relay
+        manager = get_plugin_manager()
+        hook = cast("HookRelay", LifecycleHooks(manager))
     progress = progress if progress is not None else SweepProgress()
 
     checked = threading.Event()
@@ -191,7 +195,7 @@ def _run_on_ray(
 # --------------------------------------------------------------------------------- workers
 
 
-@ray.remote(concurrency_groups={"control": 1})
+@ray.remote(concurrency_groups={"control": 1})  # type: ignore[call-overload]  # not in ray's overloads
 class _TrialWorker:
     """A long-lived process that runs trials one after another.
 
@@ -360,7 +364,7 @@ class _Pool:
         self._threads = max(1, math.floor(resources.cpus_per_trial))
         self._dataset_ref: ray.ObjectRef | None = None
         self._max_start_failures = resources.max_retries + 1
-        self._driver: SweepDriver | None = None
+        self._driver: SweepDriver  # set by start()
         self._progress = progress
         self._booting: list[Any] = []  # actors started before the data set was ready
         self._slots: list[_Slot] = []
@@ -462,7 +466,8 @@ class _Pool:
         return slot.starting if slot.starting is not None else slot.trials[0].stream
 
     def _new_actor(self) -> Any:
-        return _TrialWorker.options(**self._options).remote(self._pickled_trial_fn, self._threads)
+        actor_class: Any = _TrialWorker  # an ActorClass since @ray.remote; ray's stub keeps the class's type
+        return actor_class.options(**self._options).remote(self._pickled_trial_fn, self._threads)
 
     def _start_slot(self, failures: int = 0) -> _Slot:
         actor = self._new_actor()

@@ -172,16 +172,22 @@ def check_plot_params(plots: PlotsSection, leaves: Sequence[tuple[str, Distribut
         if path not in kinds:
             close = difflib.get_close_matches(path, list(kinds), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(field, f"{path!r} is not a searched parameter; {hint}(searched: {', '.join(kinds) or 'none'})")
+            raise ConfigError(
+                field, f"{path!r} is not a searched parameter; {hint}(searched: {', '.join(kinds) or 'none'})"
+            )
         return kinds[path]
 
     for index, path in enumerate(plots.heatmap or []):
         searched(path, f"plots.heatmap[{index}]")
     if plots.heatmap and plots.heatmap[0] == plots.heatmap[1]:
-        raise ConfigError("plots.heatmap[1]", f"the heat map needs two different parameters, got {plots.heatmap[0]!r} twice")
+        raise ConfigError(
+            "plots.heatmap[1]", f"the heat map needs two different parameters, got {plots.heatmap[0]!r} twice"
+        )
     for index, path in enumerate(plots.compare or []):
         if not any(isinstance(d, Categorical) for d in searched(path, f"plots.compare[{index}]")):
-            raise ConfigError(f"plots.compare[{index}]", f"{path!r} is a range; compare takes choice or grid parameters")
+            raise ConfigError(
+                f"plots.compare[{index}]", f"{path!r} is a range; compare takes choice or grid parameters"
+            )
     if plots.against is not None:
         numeric = all(
             not isinstance(d, Categorical) or all(_is_number(label) for label in d.labels)

@@ -146,7 +146,7 @@ def check_layer_dtype(
     params, out_shape = layer.init_params(tuple(in_shape), rng, dtype)
     for name, value in params.items():
         _expect(value.dtype == dtype, f"{what}: init_params made {name!r} {value.dtype}, not {np.dtype(dtype)}")
-    x = rng.standard_normal((batch_size, *in_shape)).astype(dtype)
+    x: np.ndarray = rng.standard_normal((batch_size, *in_shape)).astype(dtype)
     for mode in ("train", "test"):
         out, cache = _forward(layer, x, params, mode, what)
         _expect(out.dtype == dtype, f"{what}: {mode}-mode forward turned {np.dtype(dtype)} into {out.dtype}")

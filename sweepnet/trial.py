@@ -138,7 +138,7 @@ def _train_solver(setup: TrialSetup, dataset: Dataset, seed: int, report: _Repor
             "X_val": dataset.X_train[val],
             "y_val": dataset.y_train[val],
         }
-        solver = _fit(setup, dataset, split, seed, lambda _, metrics: fold_history.append(metrics), verbose)
+        solver = _fit(setup, dataset, split, seed, lambda _, metrics: fold_history.append(metrics), verbose)  # noqa: B023 -- runs now
         if solver.diverged:
             return _Outcome(TrialState.DIVERGED, {}, error=f"fold {index}: {solver.diverged}")
         fold_histories.append(fold_history)
@@ -203,7 +203,9 @@ def _solver_outcome(
     state = model_state(solver.model)
     losses = _iteration_loss(solver.loss_history)
     if solver.diverged:
-        return _Outcome(TrialState.DIVERGED, metrics, weights, solver.diverged, model_state=state, iteration_loss=losses)
+        return _Outcome(
+            TrialState.DIVERGED, metrics, weights, solver.diverged, model_state=state, iteration_loss=losses
+        )
     final = TrialState.PRUNED if solver.stopped_early else TrialState.COMPLETED
     return _Outcome(final, metrics, weights, model_state=state, iteration_loss=losses)
 

@@ -31,7 +31,9 @@ def test_a_short_trial_keeps_every_iteration(builtin_registries):
 
 
 def test_classic_classifiers_record_their_sgd_steps_and_knn_has_none(builtin_registries):
-    svm = FC.replace("model: {name: fc, hidden_dims: [64], weight_scale: 0.1}", "model: {name: linear_svm, num_iters: 50}")
+    svm = FC.replace(
+        "model: {name: fc, hidden_dims: [64], weight_scale: 0.1}", "model: {name: linear_svm, num_iters: 50}"
+    )
     spec, dataset = trial(svm, registries=builtin_registries)
     rows = run_trial(spec, dataset=dataset).iteration_loss
     np.testing.assert_array_equal(rows[:, 0], np.arange(1, 51))
@@ -41,7 +43,9 @@ def test_classic_classifiers_record_their_sgd_steps_and_knn_has_none(builtin_reg
 
 
 def test_a_diverged_trial_keeps_the_loss_that_blew_up(builtin_registries):
-    spec, dataset = trial(FC, "solver.update_rule=sgd", "solver.optim_config.learning_rate=1e4", registries=builtin_registries)
+    spec, dataset = trial(
+        FC, "solver.update_rule=sgd", "solver.optim_config.learning_rate=1e4", registries=builtin_registries
+    )
     result = run_trial(spec, dataset=dataset)
     assert result.state is TrialState.DIVERGED
     first, last = result.iteration_loss[0, 1], result.iteration_loss[-1, 1]
@@ -57,7 +61,10 @@ def test_the_tracker_logs_it_at_step_iteration_and_reads_it_back_apart_from_the_
     specs, results = [], []
     for number, loss in ((0, rows), (1, None)):
         spec = TrialSpec(f"{number}" * 40, number, {"solver.lr": 10.0**-number}, {}, seed=number)
-        history = [{"epoch": 1, "loss": 2.0, "train_acc": 0.5, "val_acc": 0.4}, {"epoch": 2, "loss": 1.0, "train_acc": 0.7, "val_acc": 0.6}]
+        history = [
+            {"epoch": 1, "loss": 2.0, "train_acc": 0.5, "val_acc": 0.4},
+            {"epoch": 2, "loss": 1.0, "train_acc": 0.7, "val_acc": 0.6},
+        ]
         result = TrialResult(spec.trial_id, TrialState.COMPLETED, {"val_acc": 0.6}, history, iteration_loss=loss)
         hook.sweepnet_trial_start(sweep=sweep, trial=spec)
         hook.sweepnet_trial_end(sweep=sweep, trial=spec, result=result)

@@ -51,7 +51,14 @@ def test_ties_go_to_more_epochs_then_lower_training_loss_then_the_searchers_orde
         history = [{"epoch": float(epoch)} for epoch in range(1, epochs + 1)]
         return spec, TrialResult(spec.trial_id, TrialState.COMPLETED, metrics=metrics, history=history)
 
-    entries = [tied(0, 12, 0.1), tied(1, 40, 0.3), tied(2, 40, 0.2), tied(3, 40), tied(4, 40, math.nan), tied(5, 40, 0.2)]
+    entries = [
+        tied(0, 12, 0.1),
+        tied(1, 40, 0.3),
+        tied(2, 40, 0.2),
+        tied(3, 40),
+        tied(4, 40, math.nan),
+        tied(5, 40, 0.2),
+    ]
     assert [spec.number for spec, _ in rank(entries, "val_acc", "max")] == [2, 5, 1, 3, 4, 0]
 
 

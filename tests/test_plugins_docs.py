@@ -10,8 +10,8 @@ import pytest
 from sweepnet import __version__
 from sweepnet.commands.plugins import components_markdown
 from sweepnet.conformance import check_component
-from sweepnet.pluginmanager import AUTOLOAD_ENV, PREFER_ENV, PluginManager, get_registries
 from sweepnet.plan import plan_from_text
+from sweepnet.pluginmanager import AUTOLOAD_ENV, PREFER_ENV, PluginManager, get_registries
 from sweepnet.records import TrialState
 from sweepnet.registry import Component, Conflict
 from sweepnet.trial import run_trial

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from sweepnet import cli
-from sweepnet.pluginmanager import AUTOLOAD_ENV, get_registries
 from sweepnet.plan import plan_from_text
+from sweepnet.pluginmanager import AUTOLOAD_ENV, get_registries
 from sweepnet.records import TrialState
 from sweepnet.testing import check_layer
 from sweepnet.trial import run_trial

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import numpy as np
@@ -61,9 +61,11 @@ def _entries(count):
 def _page(entries, **options):
     figures = [ReportFigure("plots/heatmap.png", PNG, "Training and validation accuracy over lr × reg")]
     figures.append(ReportFigure("plots/importance.png", PNG + b"2", "Hyperparameter importance"))
-    links = run_links("http://127.0.0.1:5000", "7", "parent-run", {spec.trial_id: f"run-{spec.number}" for spec, _ in entries})
+    links = run_links(
+        "http://127.0.0.1:5000", "7", "parent-run", {spec.trial_id: f"run-{spec.number}" for spec, _ in entries}
+    )
     defaults = {"sweep_text": SWEEP_FILE, "overrides": ["solver.num_epochs=2"], "status": "FINISHED", "links": links}
-    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     return build_report("demo", entries, "val_acc", "max", figures, generated=when, **(defaults | options))
 
 
@@ -134,8 +136,24 @@ def test_sweep_report_draws_the_figures_of_the_page():
         spec = TrialSpec(f"{number:040x}", number, {"lr": lr, "reg": reg}, {}, seed=number)
         rows = [{"epoch": 1, "loss": 2.0, "train_acc": 0.5, "val_acc": 0.4}]
         loss = np.array([[1, 2.3], [2, 2.0]], dtype=np.float32)
-        entries.append((spec, TrialResult(spec.trial_id, TrialState.COMPLETED, {"val_acc": 0.4 + number / 10, "train_acc": 0.5}, rows, iteration_loss=loss)))
+        entries.append(
+            (
+                spec,
+                TrialResult(
+                    spec.trial_id,
+                    TrialState.COMPLETED,
+                    {"val_acc": 0.4 + number / 10, "train_acc": 0.5},
+                    rows,
+                    iteration_loss=loss,
+                ),
+            )
+        )
     pictures, page = sweep_report("demo", entries, {}, "val_acc", "max", status="FINISHED")
-    assert set(pictures) == {"plots/heatmap.png", "plots/loss_history.png", "plots/val_acc_vs_params.png", "plots/importance.png"}
+    assert set(pictures) == {
+        "plots/heatmap.png",
+        "plots/loss_history.png",
+        "plots/val_acc_vs_params.png",
+        "plots/importance.png",
+    }
     sources = [attrs["src"] for attrs in _Page(page).all("img")]
     assert [base64.b64decode(src.split(",", 1)[1]) for src in sources] == list(pictures.values())

@@ -27,8 +27,13 @@ def _plan(plots: str, registries):
 
 
 def test_the_section_reaches_the_figures_through_the_sweep_config(builtin_registries):
-    plan = _plan("{heatmap: [model.reg, model.weight_scale], compare: [model.normalization], against: model.reg}", builtin_registries)
-    assert PlotSettings.from_config(plan.config) == PlotSettings(("model.reg", "model.weight_scale"), ("model.normalization",), "model.reg")
+    plan = _plan(
+        "{heatmap: [model.reg, model.weight_scale], compare: [model.normalization], against: model.reg}",
+        builtin_registries,
+    )
+    assert PlotSettings.from_config(plan.config) == PlotSettings(
+        ("model.reg", "model.weight_scale"), ("model.normalization",), "model.reg"
+    )
     default = plan_from_text(SWEEP, registries=builtin_registries)
     assert default.config["plots"] == {"heatmap": None, "compare": None, "against": None}
     assert PlotSettings.from_config(default.config) == PlotSettings()
@@ -40,14 +45,18 @@ def test_the_section_reaches_the_figures_through_the_sweep_config(builtin_regist
         ("{heatmap: [model.reg, model.rge]}",
          "sweep.yaml: plots.heatmap[1]: 'model.rge' is not a searched parameter; did you mean 'model.reg'? "
          "(searched: model.normalization, model.weight_scale, model.reg)"),
-        ("{heatmap: [model.reg]}", "sweep.yaml: plots.heatmap: List should have at least 2 items after validation, not 1"),
+        ("{heatmap: [model.reg]}",
+         "sweep.yaml: plots.heatmap: List should have at least 2 items after validation, not 1"),
         ("{heatmap: [model.reg, model.reg]}",
          "sweep.yaml: plots.heatmap[1]: the heat map needs two different parameters, got 'model.reg' twice"),
-        ("{compare: [model.reg]}", "sweep.yaml: plots.compare[0]: 'model.reg' is a range; compare takes choice or grid parameters"),
-        ("{against: model.normalization}", "sweep.yaml: plots.against: 'model.normalization' takes values that are not numbers"),
+        ("{compare: [model.reg]}",
+         "sweep.yaml: plots.compare[0]: 'model.reg' is a range; compare takes choice or grid parameters"),
+        ("{against: model.normalization}",
+         "sweep.yaml: plots.against: 'model.normalization' takes values that are not numbers"),
         ("{against: model.hidden_dims}", "sweep.yaml: plots.against: 'model.hidden_dims' is not a searched parameter;"),
         ("{heatmp: [model.reg, model.weight_scale]}", "sweep.yaml: plots.heatmp: unknown key; did you mean 'heatmap'?"),
-        ("{against: {choice: [model.reg]}}", "sweep.yaml: plots.against: search spaces are only allowed in model and solver"),
+        ("{against: {choice: [model.reg]}}",
+         "sweep.yaml: plots.against: search spaces are only allowed in model and solver"),
     ],
 )  # fmt: skip
 def test_bad_settings_are_one_line_errors_naming_the_key(builtin_registries, plots, message):

@@ -85,7 +85,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import DownloadColumn, Progress
+    from rich.progress import DownloadColumn, Progress, TaskID
 
     from sweepnet.data import resolve_data_home
     from sweepnet.data.download import download, missing_file
@@ -103,7 +103,7 @@ def _download(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     columns = (*Progress.get_default_columns(), DownloadColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(file_name: str, done: int, total: int | None) -> None:
             if file_name not in tasks:

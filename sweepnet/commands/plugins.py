@@ -98,7 +98,7 @@ def _components_table(registries: Registries, console: Console) -> Table:
         used += 3 + max([len(column), *(len(row[index]) for row in rows)])
     fit = max(12, console.width - used - 3) if console.is_terminal else None
     table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=fit)
-    for row, component in zip(rows, components):
+    for row, component in zip(rows, components, strict=True):
         table.add_row(*row, Text(component.description.replace("``", "")))  # Text: "[norm]" is not markup
     return table
 

@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         sweep_text=(read_artifact(record, "sweep.yaml") or b"").decode(),
         overrides=record.overrides,
         status=record.status,
-        links=run_links(args.ui_url or ui_url(record.tracking_uri), record.experiment_id, record.run_id, record.run_ids),
+        links=run_links(
+            args.ui_url or ui_url(record.tracking_uri), record.experiment_id, record.run_id, record.run_ids
+        ),
         data_meta=_data_meta(read_artifact(record, "data_meta.json")),
         best_weights=_best_weights(record),
         iteration_loss=partial(read_iteration_loss, record),

@@ -84,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
     dataset = plan.load_dataset()
     plan.check(dataset)
     if replay is None:
-        spec = plan.trial_spec(plan.make_searcher().ask(), number=0)
+        params = plan.make_searcher().ask()
+        if params is None:
+            raise ConfigError("search.searcher", "proposed no trial to run")
+        spec = plan.trial_spec(params, number=0)
         print(f"trial {spec.trial_id[:8]} of sweep {plan.name} (seed {spec.seed})")
     else:
         _print_recorded(replay)

@@ -13,8 +13,8 @@ import os
 import pickle
 import struct
 from collections.abc import Iterator
+from io import BufferedIOBase
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -271,7 +271,7 @@ def save_CIFAR_batch(
 # ------------------------------------------------------------------------------------------- MNIST
 
 
-def _open_maybe_gzip(path: Path) -> BinaryIO:
+def _open_maybe_gzip(path: Path) -> BufferedIOBase:
     with open(path, "rb") as f:
         gzipped = f.read(2) == _GZIP_MAGIC
     return gzip.open(path, "rb") if gzipped else open(path, "rb")

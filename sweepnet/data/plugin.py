@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -19,7 +19,10 @@ class NoOptions(PluginOptions):
     """Options of a plugin that takes none."""
 
 
-class DatasetPlugin(ABC):
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+class DatasetPlugin(ABC, Generic[OptionsT]):
     """Loads one data set's raw train / val / test splits.
 
     Subclasses set ``Options`` (a :class:`~sweepnet.registry.PluginOptions` model of their
@@ -37,7 +40,7 @@ class DatasetPlugin(ABC):
     source: ClassVar[DownloadSource | None] = None
 
     @abstractmethod
-    def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
+    def load(self, options: OptionsT, *, data_home: Path) -> Dataset:
         """Return the splits; raise ``sweepnet.errors.DataError`` naming the path when files are missing.
 
         Writeable arrays are handed over: preprocessing may normalise them in place (so that a

@@ -63,8 +63,9 @@ def preprocess(dataset: Dataset, spec: DataSpec, *, cache_dir: Path | None = Non
     folds = _folds(y["train"], spec.cv, meta) if spec.cv else ()
     transform = Preprocessing(raw_shape, raw_dtype, spec.features, flatten, mean, scale, spec.bias_trick)
     meta = dataclasses.replace(meta, input_shape=tuple(X["train"].shape[1:]), preprocessing=transform)
-    arrays = [a for split in _SPLITS for a in (X[split], y[split])]
-    return Dataset(meta, *map(_read_only, arrays), folds=tuple(tuple(map(_read_only, f)) for f in folds))
+    train, val, test = ((_read_only(X[split]), _read_only(y[split])) for split in _SPLITS)
+    folds = tuple((_read_only(fold_train), _read_only(fold_val)) for fold_train, fold_val in folds)
+    return Dataset(meta, *train, *val, *test, folds=folds)
 
 
 def _first(

@@ -60,7 +60,10 @@ def compare_values(entries: Iterable[Entry], axis: ParamAxis, metric: str, mode:
         return None
     names = task_metrics(metric, entries)
     panels = [("loss", "Training loss", "Loss")]
-    panels += [(names.train, f"Training {names.title}", names.title), (names.val, f"Validation {names.title}", names.title)]
+    panels += [
+        (names.train, f"Training {names.title}", names.title),
+        (names.val, f"Validation {names.title}", names.title),
+    ]
     figure = new_figure(14, 4.2)
     axes_row = figure.subplots(1, len(panels), sharex=True)
     colours = dict(zip(axis.labels(), value_colours(len(axis.values)), strict=True))

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["trial_curves"]
 
@@ -104,7 +105,9 @@ def _curves_figure(split_keys: tuple[str, ...], limits: _Limits) -> Figure:
     loss_axes.set(xlim=epochs, ylim=loss)
     metric_axes.set(xlim=epochs, ylim=metric)
     for axes in figure.axes:
-        axes.xaxis.get_major_locator().set_params(integer=True)
+        locator = axes.xaxis.get_major_locator()
+        if isinstance(locator, MaxNLocator):  # the default AutoLocator is one
+            locator.set_params(integer=True)
     return figure
 
 
@@ -113,5 +116,5 @@ def _set_curves(figure: Figure, history: Sequence[Mapping[str, float]]) -> None:
     epochs = _epochs(history)
     loss_axes, metric_axes = figure.axes
     loss_axes.lines[0].set_data(epochs, [row.get("loss", math.nan) for row in history])
-    for line, key in zip(metric_axes.lines, _split_keys(history)):
+    for line, key in zip(metric_axes.lines, _split_keys(history), strict=False):  # lines drawn stay as they are
         line.set_data(epochs, [row.get(key, math.nan) for row in history])

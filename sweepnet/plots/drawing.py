@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -62,7 +63,9 @@ def category_ticks(axes: Axes, axis: ParamAxis, which: str = "x") -> None:
         return
     axes.set_xticks(ticks, labels)
     axes.set_xlim(*limits)
-    width = axes.get_position().width * axes.figure.get_figwidth()
+    figure = axes.get_figure(root=True)
+    assert figure is not None, "axes drawn on belong to a figure"
+    width = axes.get_position().width * figure.get_figwidth()
     if sum(len(label) + 2 for label in labels) > width * _CHARS_PER_INCH:
         axes.tick_params(axis="x", labelrotation=35)
         for label in axes.get_xticklabels():
@@ -87,7 +90,7 @@ def log_scale(axes: Axes, which: str = "x") -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def readable_text_colour(rgba: Sequence[float]) -> str:
+def readable_text_colour(rgba: Sequence[float] | np.ndarray) -> str:
     """``"black"`` or ``"white"``, whichever contrasts more with a background of colour ``rgba``
     (WCAG relative luminance: black on yellow, white on dark blue)."""
 

@@ -17,7 +17,14 @@ from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
 from sweepnet.leaderboard import Entry, rank
-from sweepnet.plots.drawing import TaskMetrics, category_ticks, log_scale, new_figure, readable_text_colour, task_metrics
+from sweepnet.plots.drawing import (
+    TaskMetrics,
+    category_ticks,
+    log_scale,
+    new_figure,
+    readable_text_colour,
+    task_metrics,
+)
 from sweepnet.plots.params import ParamAxis, scored
 
 __all__ = ["param_heatmap"]
@@ -78,7 +85,9 @@ def _panels(count: int, columns: int, rows: int) -> tuple[Figure, list[Axes]]:
     return figure, list(np.atleast_1d(panels))
 
 
-def _best_per_cell(placed: list[Entry], x: ParamAxis, y: ParamAxis, metric: str, mode: str) -> dict[tuple[int, int], Entry]:
+def _best_per_cell(
+    placed: list[Entry], x: ParamAxis, y: ParamAxis, metric: str, mode: str
+) -> dict[tuple[int, int], Entry]:
     """``(row, column)`` -> the best trial at that grid point."""
     cells: dict[tuple[int, int], list[Entry]] = {}
     for spec, result in placed:
@@ -89,7 +98,13 @@ def _best_per_cell(placed: list[Entry], x: ParamAxis, y: ParamAxis, metric: str,
 
 
 def _cells(
-    figure: Figure, axes: Axes, chosen: dict[tuple[int, int], Entry], x: ParamAxis, y: ParamAxis, key: str, names: TaskMetrics
+    figure: Figure,
+    axes: Axes,
+    chosen: dict[tuple[int, int], Entry],
+    x: ParamAxis,
+    y: ParamAxis,
+    key: str,
+    names: TaskMetrics,
 ) -> None:
     """An annotated heat map of ``key``; cells no trial reached are grey."""
     values = np.full((len(y.values), len(x.values)), np.nan)
@@ -108,7 +123,9 @@ def _cells(
     axes.set(xlabel=x.path, ylabel=y.path, title=f"{_title(key, names)}, best trial per cell")
 
 
-def _scatter(figure: Figure, axes: Axes, ordered: list[Entry], x: ParamAxis, y: ParamAxis, key: str, names: TaskMetrics) -> None:
+def _scatter(
+    figure: Figure, axes: Axes, ordered: list[Entry], x: ParamAxis, y: ParamAxis, key: str, names: TaskMetrics
+) -> None:
     """Every trial at its ``(x, y)``, coloured by ``key``."""
     points = [
         (x.position(spec.params[x.path]), y.position(spec.params[y.path]), result.metrics[key])

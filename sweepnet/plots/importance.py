@@ -17,12 +17,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from matplotlib.figure import Figure
 
 from sweepnet.leaderboard import Entry
 from sweepnet.plots.drawing import new_figure
 from sweepnet.plots.params import ParamAxis, scored
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
 
 __all__ = ["Importances", "importance_chart", "param_importances"]
 
@@ -92,7 +96,9 @@ def param_importances(entries: Iterable[Entry], axes: Mapping[str, ParamAxis], m
     top = min(0.5, max(0.1, _TOP_TRIALS / len(counted)))
     with warnings.catch_warnings():  # experimental before Optuna 5; "importances will be equal" for flat metrics
         warnings.simplefilter("ignore")
-        values = get_param_importances(study, evaluator=PedAnovaImportanceEvaluator(target_quantile=top), normalize=False)
+        values = get_param_importances(
+            study, evaluator=PedAnovaImportanceEvaluator(target_quantile=top), normalize=False
+        )
     total = sum(values.values())
     if not total > 0:  # Optuna would share 1 equally: a ranking that says nothing
         return Importances(left_out=left_out)
@@ -123,7 +129,7 @@ def importance_chart(importances: Importances, metric: str) -> Figure | None:
     return figure
 
 
-def _distribution(axis: ParamAxis, values: list) -> object:
+def _distribution(axis: ParamAxis, values: list) -> BaseDistribution:
     """The Optuna distribution of a parameter: its observed range, or its values' positions."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
@@ -133,5 +139,5 @@ def _distribution(axis: ParamAxis, values: list) -> object:
     return FloatDistribution(low, high, log=axis.log and low > 0)
 
 
-def _value(axis: ParamAxis, value: object) -> object:
+def _value(axis: ParamAxis, value: Any) -> float | int:
     return float(value) if axis.numeric else axis.index(value)

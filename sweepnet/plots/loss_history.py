@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -16,7 +17,9 @@ __all__ = ["loss_history"]
 _LOG_RATIO = 100.0  # a loss spanning more than this factor gets a log axis
 
 
-def loss_history(curves: Mapping[str, np.ndarray], title: str = "Training loss", legend_title: str | None = None) -> Figure | None:
+def loss_history(
+    curves: Mapping[str, np.ndarray], title: str = "Training loss", legend_title: str | None = None
+) -> Figure | None:
     """Loss against iteration, one series per curve, in the given order.
 
     Parameters
@@ -40,7 +43,7 @@ def loss_history(curves: Mapping[str, np.ndarray], title: str = "Training loss",
     single = len(drawn) == 1
     for colour, (label, curve) in zip(colours, drawn.items(), strict=True):
         # One trial as the classic draws it, a dot per iteration; several as lines that can be told apart.
-        style: dict[str, object] = {"marker": "o", "markersize": 2, "linestyle": "none"} if single else {"linewidth": 1}
+        style: dict[str, Any] = {"marker": "o", "markersize": 2, "linestyle": "none"} if single else {"linewidth": 1}
         axes.plot(curve[:, 0], curve[:, 1], color=colour, label=label, alpha=0.8, **style)
     axes.set(title=title, xlabel="Iteration", ylabel="Loss")
     last = max(curve[-1, 0] for curve in drawn.values())

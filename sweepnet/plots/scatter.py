@@ -36,7 +36,11 @@ def metric_vs_params(entries: Iterable[Entry], axes_by_path: Mapping[str, ParamA
     figure = new_figure(4.8 * columns, 3.6 * rows)
     grid = figure.subplots(rows, columns, squeeze=False).ravel()
     for axes, axis in zip(grid, axes_by_path.values(), strict=False):
-        points = [(axis.position(spec.params[axis.path]), result.metrics[metric]) for spec, result in placed if axis.path in spec.params]
+        points = [
+            (axis.position(spec.params[axis.path]), result.metrics[metric])
+            for spec, result in placed
+            if axis.path in spec.params
+        ]
         axes.scatter([x for x, _ in points], [y for _, y in points], s=14, alpha=0.7, edgecolors="none")
         if not axis.numeric:
             category_ticks(axes, axis)

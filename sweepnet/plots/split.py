@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -105,6 +106,7 @@ def _final_loss(result: TrialResult) -> float:
 
 def _loss_scale(axes: Axes) -> None:
     """A log axis for a loss panel whose values span more than :data:`_LOG_LOSS_RATIO` (diverged trials)."""
-    values = [y for line in axes.lines for y in line.get_ydata() if math.isfinite(y) and y > 0]
+    ys = (np.asarray(line.get_ydata(), dtype=float) for line in axes.lines)
+    values = [y for line_ys in ys for y in line_ys if math.isfinite(y) and y > 0]
     if values and max(values) / min(values) > _LOG_LOSS_RATIO:
         log_scale(axes, "y")

@@ -129,7 +129,9 @@ def sweep_plots(
         pair = sorted(ranked[:2], key=lambda path: -len(axes[path].values) if axes[path].discrete else -math.inf)
     if len(pair) == 2:
         others = [path for path in axes if path not in pair]
-        drawing["plots/heatmap.png"] = partial(param_heatmap, entries, axes[pair[0]], axes[pair[1]], metric, mode, others)
+        drawing["plots/heatmap.png"] = partial(
+            param_heatmap, entries, axes[pair[0]], axes[pair[1]], metric, mode, others
+        )
     compared = [axes[path] for path in _compared(settings, axes, ranked)]
     per_epoch = any(len(result.history) > 1 for _, result in entries)
     for by in compared:
@@ -164,7 +166,9 @@ def _compared(settings: PlotSettings, axes: Mapping[str, ParamAxis], ranked: lis
     return [path for path in ranked if axes[path].small][:_MAX_COMPARED]
 
 
-def _against(settings: PlotSettings, axes: Mapping[str, ParamAxis], ranked: list[str], by: ParamAxis) -> ParamAxis | None:
+def _against(
+    settings: PlotSettings, axes: Mapping[str, ParamAxis], ranked: list[str], by: ParamAxis
+) -> ParamAxis | None:
     """The numeric parameter to draw the values of ``by`` against: one with more values than ``by``."""
     if settings.against is not None:
         return axes.get(settings.against) if settings.against != by.path else None

@@ -191,7 +191,7 @@ class Cifar10Options(_SplitCounts):
     _TEST_IMAGES = 10000
 
 
-class Cifar10(DatasetPlugin):
+class Cifar10(DatasetPlugin[Cifar10Options]):
     """CIFAR-10 from the data home's cifar-10-batches-py folder (sweepnet data download cifar10).
 
     Images ``(N, 3, 32, 32)`` float32 with pixel values 0..255; labels 0..9. The classic split:
@@ -209,7 +209,7 @@ class Cifar10(DatasetPlugin):
         archive_root="cifar-10-batches-py",
     )
 
-    def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
+    def load(self, options: Cifar10Options, *, data_home: Path) -> Dataset:
         root = require("cifar10", self.source, data_home)
         try:
             X, y = read_CIFAR10(root, "train", options.num_training + options.num_validation)
@@ -233,7 +233,7 @@ class MnistOptions(_SplitCounts):
     _TEST_IMAGES = 10000
 
 
-class Mnist(DatasetPlugin):
+class Mnist(DatasetPlugin[MnistOptions]):
     """MNIST from the four IDX files in the data home's mnist folder (gzipped or not).
 
     Images ``(N, 1, 28, 28)`` float32 scaled to [0, 1]; labels 0..9. The classic
@@ -253,7 +253,7 @@ class Mnist(DatasetPlugin):
         required=tuple(f"{stem}|{stem}.gz" for stem in MNIST_FILES.values()),
     )
 
-    def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
+    def load(self, options: MnistOptions, *, data_home: Path) -> Dataset:
         root = require("mnist", self.source, data_home)
         try:
             Xtr, ytr, Xte, yte = load_MNIST(root)
@@ -312,7 +312,7 @@ class SyntheticOptions(BaseModel):
         return self
 
 
-class Synthetic(DatasetPlugin):
+class Synthetic(DatasetPlugin[SyntheticOptions]):
     """Generated Gaussian blobs or random tensors for tests and benchmarks, seeded.
 
     Without ``input_shape``: Gaussian blobs, ``X: (N, num_features)``, one blob per class
@@ -324,7 +324,7 @@ class Synthetic(DatasetPlugin):
 
     Options = SyntheticOptions
 
-    def load(self, options: BaseModel, *, data_home: Path) -> Dataset:
+    def load(self, options: SyntheticOptions, *, data_home: Path) -> Dataset:
         a = options.num_training
         b = a + options.num_validation
         total = b + options.num_test

@@ -85,6 +85,8 @@ class Affine(Layer):
         units: PositiveInt
         weight_scale: WeightScale = "he"
 
+    options: Options
+
     regularized = ("W",)
     example_options = {"units": 4}
     example_shapes = ((5,), (2, 3, 3))
@@ -134,6 +136,8 @@ class LeakyRelu(Layer):
     class Options(_Options):
         alpha: Annotated[float, Field(ge=0)] = 0.01
 
+    options: Options
+
     def forward(self, x: np.ndarray, params: Params, mode: Mode) -> tuple[np.ndarray, Any]:
         return core.leaky_relu_forward(x, self.options.alpha)
 
@@ -167,6 +171,8 @@ class Dropout(Layer):
     class Options(_Options):
         keep_ratio: Annotated[float, Field(gt=0, le=1)] = 0.5
         seed: int | None = Field(None, description="draw the same mask on every call (gradient checks)")
+
+    options: Options
 
     example_options = {"seed": 0}
 
@@ -254,6 +260,7 @@ class LayerNorm(Layer):
     """
 
     Options = _NormOptions
+    options: _NormOptions
     example_shapes = ((5,), (8,))
 
     def init_params(self, in_shape: Shape, rng: np.random.Generator, dtype: _DType) -> tuple[Params, Shape]:
@@ -289,6 +296,8 @@ class SpatialGroupNorm(Layer):
 
     class Options(_NormOptions):
         groups: PositiveInt
+
+    options: Options
 
     example_options = {"groups": 2}
     example_shapes = ((4, 2, 3), (6, 3, 2))
@@ -330,6 +339,8 @@ class Conv(Layer):
         pad: NonNegativeInt = 0
         weight_scale: WeightScale = "he"
 
+    options: Options
+
     regularized = ("W",)
     example_options = {"filters": 2, "kernel": 3, "pad": 1}
     example_shapes = ((1, 4, 4), (2, 5, 3))
@@ -361,6 +372,8 @@ class MaxPool(Layer):
     class Options(_Options):
         size: PositiveInt = 2
         stride: PositiveInt | None = Field(None, description="defaults to size (non-overlapping windows)")
+
+    options: Options
 
     example_shapes = ((1, 4, 4), (2, 5, 3))
 

@@ -47,7 +47,7 @@ class _Options(BaseModel):
 # --------------------------------------------------------------------------- Solver-trained nets
 
 
-class FullyConnectedNetPlugin(ModelPlugin):
+class FullyConnectedNetPlugin(ModelPlugin["FullyConnectedNetPlugin.Options"]):
     """Fully connected net {affine - [norm] - relu - [dropout]} x L - affine, any number of layers."""
 
     class Options(_Options):
@@ -88,7 +88,7 @@ class FullyConnectedNetPlugin(ModelPlugin):
         )
 
 
-class TwoLayerNetPlugin(ModelPlugin):
+class TwoLayerNetPlugin(ModelPlugin["TwoLayerNetPlugin.Options"]):
     """Two-layer net affine - relu - affine - softmax (classification)."""
 
     class Options(_Options):
@@ -123,7 +123,7 @@ class TwoLayerNetPlugin(ModelPlugin):
         return net
 
 
-class ThreeLayerConvNetPlugin(ModelPlugin):
+class ThreeLayerConvNetPlugin(ModelPlugin["ThreeLayerConvNetPlugin.Options"]):
     """Conv net conv - relu - 2x2 max pool - affine - relu - affine - softmax (image classification)."""
 
     class Options(_Options):
@@ -160,7 +160,7 @@ class ThreeLayerConvNetPlugin(ModelPlugin):
         require_classification(meta, "three_layer_convnet")
         _images(meta)
         return ThreeLayerConvNet(
-            input_dim=tuple(meta.input_shape),
+            input_dim=(channels, height, width),
             num_filters=options.num_filters,
             filter_size=options.filter_size,
             hidden_dim=options.hidden_dim,
@@ -256,7 +256,7 @@ class LinearModel:
         return _flat(X).astype(self.dtype, copy=False) @ self.classifier.W
 
 
-class KNearestNeighborPlugin(ModelPlugin):
+class KNearestNeighborPlugin(ModelPlugin["KNearestNeighborPlugin.Options"]):
     """k-nearest-neighbour classifier with L2 distances."""
 
     class Options(_Options):
@@ -291,7 +291,7 @@ class LinearOptions(_Options):
     batch_size: PositiveInt = 200
 
 
-class _LinearPlugin(ModelPlugin):
+class _LinearPlugin(ModelPlugin["LinearOptions"]):
     Options = LinearOptions
     trainer = "classic"
     name: ClassVar[str]

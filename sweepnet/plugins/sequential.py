@@ -33,7 +33,7 @@ from sweepnet.conformance import FirstStep
 from sweepnet.core.layers import mse_loss, softmax_loss, svm_loss
 from sweepnet.data import DatasetMeta
 from sweepnet.errors import ConfigError
-from sweepnet.layer import Layer, Params, Shape, ShapeError
+from sweepnet.layer import Layer, Mode, Params, Shape, ShapeError
 from sweepnet.model import LossName, ModelPlugin, num_outputs, resolve_loss, resolve_rng
 from sweepnet.pluginmanager import get_registries
 from sweepnet.plugins.layers import WeightScale
@@ -85,10 +85,12 @@ class SequentialNet:
         # Per layer: its own parameter name -> the model-wide key, e.g. "W" -> "0.conv.W".
         self._keys = [
             {short: f"{index}.{name}.{short}" for short in own}
-            for index, ((name, _, _), own) in enumerate(zip(layers, layer_params))
+            for index, ((name, _, _), own) in enumerate(zip(layers, layer_params, strict=True))
         ]
         self.params: Params = {
-            keys[short]: value for keys, own in zip(self._keys, layer_params) for short, value in own.items()
+            keys[short]: value
+            for keys, own in zip(self._keys, layer_params, strict=True)
+            for short, value in own.items()
         }
 
     def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray | tuple[float, Params]:
@@ -106,10 +108,10 @@ class SequentialNet:
         grads : dict like ``params``.
         """
         out = X.astype(self.dtype, copy=False)
-        mode = "test" if y is None else "train"
+        mode: Mode = "test" if y is None else "train"
         check = FirstStep(self.where) if mode in self._unchecked else None
         caches, input_shapes = [], []
-        for index, ((_, layer, shape), keys) in enumerate(zip(self.layers, self._keys)):
+        for index, ((_, layer, shape), keys) in enumerate(zip(self.layers, self._keys, strict=True)):
             x, params = out, self._own_params(keys)
             out, cache = layer.forward(x, params, mode)
             if check:
@@ -130,7 +132,7 @@ class SequentialNet:
             grads.update({keys[short]: grad for short, grad in layer_grads.items()})
         self._unchecked.discard(mode)
         if self.reg:
-            for (_, layer, _), keys in zip(self.layers, self._keys):
+            for (_, layer, _), keys in zip(self.layers, self._keys, strict=True):
                 for short in layer.regularized:
                     w = self.params[keys[short]]
                     loss += 0.5 * self.reg * float(np.vdot(w, w))
@@ -172,7 +174,7 @@ class SequentialNet:
         return "SequentialNet(\n" + "\n".join(rows) + f"\n  loss={self.loss_name}, reg={self.reg})"
 
 
-class SequentialPlugin(ModelPlugin):
+class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
     """Any stack of layer plugins, listed in config (loss softmax/svm, or mse for regression)."""
 
     class Options(BaseModel):
@@ -226,7 +228,7 @@ class SequentialPlugin(ModelPlugin):
 
     def build(
         self,
-        options: BaseModel,
+        options: SequentialPlugin.Options,
         meta: DatasetMeta,
         *,
         seed: int | None = None,

@@ -67,6 +67,8 @@ class ASHAPruner(Pruner):
         grace_period: int = Field(1, ge=1, description="epochs before the first rung")
         reduction_factor: int = Field(3, ge=2, description="eta: 1/eta of the trials pass each rung")
 
+    options: Options
+
     def __init__(self, *, metric: str, mode: Mode, max_epochs: int, **options: Any) -> None:
         super().__init__(metric=metric, mode=mode, max_epochs=max_epochs, **options)
         self.rungs = Rungs(self.options.grace_period, self.options.reduction_factor, max_epochs)

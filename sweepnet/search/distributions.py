@@ -93,11 +93,12 @@ class Float(Distribution):
     def contains(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
             return False
+        number = float(value)
         if self.q is None:
-            return self.low <= value <= self.high
+            return self.low <= number <= self.high
         first, last = _multiples(self.low, self.high, self.q)
-        k = round(value / self.q)
-        return first <= k <= last and math.isclose(value / self.q, k, rel_tol=_TOLERANCE)
+        k = round(number / self.q)
+        return first <= k <= last and math.isclose(number / self.q, k, rel_tol=_TOLERANCE)
 
     def values(self) -> tuple[float, ...]:
         if self.q is None:
@@ -150,8 +151,8 @@ class Int(Distribution):
         return (
             isinstance(value, Integral)
             and not isinstance(value, bool)
-            and self.low <= value <= self.high
-            and value % self.q == 0
+            and self.low <= int(value) <= self.high
+            and int(value) % self.q == 0
         )
 
     def values(self) -> tuple[int, ...]:

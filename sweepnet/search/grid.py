@@ -38,6 +38,8 @@ class GridSearcher(Searcher):
         model_config = ConfigDict(extra="forbid")
         shuffle: bool = True
 
+    options: Options
+
     def __init__(self, space: SearchSpace, *, seed: int | None = None, metric: str, mode: Mode, **options: Any) -> None:
         super().__init__(space, seed=seed, metric=metric, mode=mode, **options)
         for path, distribution in space.leaves():

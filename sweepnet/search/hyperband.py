@@ -39,6 +39,8 @@ class HyperbandPruner(Pruner):
         reduction_factor: int = Field(3, ge=2, description="eta of every bracket")
         brackets: int | None = Field(None, ge=1, description="number of brackets; None for all")
 
+    options: Options
+
     def __init__(self, *, metric: str, mode: Mode, max_epochs: int, **options: Any) -> None:
         super().__init__(metric=metric, mode=mode, max_epochs=max_epochs, **options)
         grace, eta = self.options.grace_period, self.options.reduction_factor

@@ -30,6 +30,8 @@ class MedianPruner(Pruner):
         warmup_epochs: int = Field(1, ge=0)
         min_trials: int = Field(3, ge=1)
 
+    options: Options
+
     def __init__(self, *, metric: str, mode: Mode, max_epochs: int, **options: Any) -> None:
         super().__init__(metric=metric, mode=mode, max_epochs=max_epochs, **options)
         self._scores: defaultdict[int, dict[str, float]] = defaultdict(dict)  # epoch -> trial -> score

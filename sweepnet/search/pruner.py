@@ -60,7 +60,7 @@ class Pruner(ABC):
         """
         return None
 
-    def complete(self, trial_id: str, state: TrialState) -> None:
+    def complete(self, trial_id: str, state: TrialState) -> None:  # noqa: B027 -- optional: most pruners need no end
         """Trial ``trial_id`` ended in ``state``.
 
         The built-in pruners keep every value they were shown whatever the final state: a pruned

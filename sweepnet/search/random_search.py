@@ -23,7 +23,9 @@ class RandomSearcher(Searcher):
 
     def __init__(self, space: SearchSpace, *, seed: int | None = None, metric: str, mode: Mode, **options: Any) -> None:
         super().__init__(space, seed=seed, metric=metric, mode=mode, **options)
-        self._entropy = np.random.SeedSequence(seed).entropy
+        entropy = np.random.SeedSequence(seed).entropy
+        assert isinstance(entropy, int), "the entropy of an int seed, or of None, is an int"
+        self._entropy = entropy
         self._number = 0
 
     def ask(self) -> dict[str, Any]:

@@ -65,7 +65,7 @@ class Searcher(ABC):
     def ask(self) -> dict[str, Any] | None:
         """The next point as flat params ``{dotted path: value}``, or None when exhausted."""
 
-    def tell(self, params: dict[str, Any], value: float | None, state: TrialState) -> None:
+    def tell(self, params: dict[str, Any], value: float | None, state: TrialState) -> None:  # noqa: B027 -- optional
         """Learn the final ``value`` of ``metric`` (None when there is none) of the trial at ``params``.
 
         The default ignores results: grid and random search do not adapt.

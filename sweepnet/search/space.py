@@ -248,7 +248,7 @@ def _number(keyword: str, value: Any, path: str) -> float | int:
         raise ConfigError(path, f"{keyword} bounds must be numbers, got {value!r}{hint}")
     if not math.isfinite(value):
         raise ConfigError(path, f"{keyword} bounds must be finite, got {value!r}")
-    return value
+    return int(value) if isinstance(value, Integral) else float(value)
 
 
 def _is_float(text: str) -> bool:

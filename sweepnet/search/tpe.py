@@ -6,7 +6,7 @@ import json
 import logging
 import math
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["TPESearcher"]
 
 _log = logging.getLogger(__name__)
+
+
+class _OptunaRecord(TypedDict):
+    """The keywords of ``optuna.trial.create_trial`` that describe a point."""
+
+    params: dict[str, Any]
+    distributions: dict[str, BaseDistribution]
 
 
 def _optuna_state(state: TrialState) -> optuna.trial.TrialState:
@@ -103,7 +110,7 @@ class TPESearcher(Searcher):
     def _name(self, path: str, distribution: Distribution) -> str:
         return self._names[path, _signature(distribution)]
 
-    def _record(self, params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    def _record(self, params: dict[str, Any]) -> _OptunaRecord:
         """Optuna ``params`` and ``distributions`` of a point given as sweepnet params."""
         optuna_params: dict[str, Any] = {}
         distributions: dict[str, BaseDistribution] = {}
@@ -155,7 +162,7 @@ def _to_optuna(distribution: Distribution) -> BaseDistribution:
     assert isinstance(distribution, Float | Int)
     low, high = distribution.nearest(distribution.low), distribution.nearest(distribution.high)
     if isinstance(distribution, Int):
-        return IntDistribution(low, high, step=distribution.q)
+        return IntDistribution(int(low), int(high), step=distribution.q)
     step = None if distribution.q is None or distribution.log else distribution.q
     return FloatDistribution(low, high, log=distribution.log, step=step)
 

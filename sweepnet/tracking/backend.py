@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -104,24 +104,24 @@ class Backend:
         run_id = self.run_ids[record.key]
         while record.params or record.tags or record.metrics:
             params = list(record.params.items())[:100]  # MLflow: <= 100 params + tags, 1000 entities a batch
-            tags = list(record.tags.items())[: 100 - len(params)]
-            metrics = _unique(record.metrics)[: 1000 - len(params) - len(tags)]
+            tag_items = list(record.tags.items())[: 100 - len(params)]
+            metrics = _unique(record.metrics)[: 1000 - len(params) - len(tag_items)]
             self.client.log_batch(
                 run_id,
                 metrics=[Metric(key, value, stamp, step) for key, value, stamp, step in metrics],
                 params=[Param(key, value) for key, value in params],
-                tags=[RunTag(key, value) for key, value in tags],
+                tags=[RunTag(key, value) for key, value in tag_items],
             )
             for key, _ in params:
                 del record.params[key]
-            for key, _ in tags:
+            for key, _ in tag_items:
                 del record.tags[key]
             written = set(metrics)
             record.metrics = [point for point in record.metrics if point not in written]
         for name, content in list(record.artifacts.items()):
             data = content() if callable(content) else content
-            record.artifacts[name] = data  # made once, even if the upload below fails
             if data is not None:
+                record.artifacts[name] = data  # made once, even if the upload below fails
                 self._log_bytes(run_id, name, data)
             del record.artifacts[name]
         if record.status is not None:
@@ -141,7 +141,9 @@ class Backend:
             path = Path(tmp) / filename
             path.write_bytes(data)
             if (uri := self.artifact_uris.get(run_id)) is not None:
-                get_artifact_repository(uri, tracking_uri=self.client.tracking_uri).log_artifact(str(path), folder or None)
+                get_artifact_repository(uri, tracking_uri=self.client.tracking_uri).log_artifact(
+                    str(path), folder or None
+                )
             else:
                 self.client.log_artifact(run_id, str(path), folder or None)
 
@@ -197,7 +199,7 @@ class SqlBackend(Backend):
 
         for record in records:
             self._replace_earlier(record.key)
-        rows: dict[type, list[dict]] = {SqlRun: [], SqlTag: [], SqlParam: [], SqlMetric: [], SqlLatestMetric: []}
+        rows: dict[type[Any], list[dict]] = {SqlRun: [], SqlTag: [], SqlParam: [], SqlMetric: [], SqlLatestMetric: []}
         created: list[tuple[RunWrite, str, str]] = []  # record, run id, artifact URI
         for record in records:
             run_id = uuid.uuid4().hex

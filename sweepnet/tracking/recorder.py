@@ -97,7 +97,10 @@ class SweepRecorder:
             raise ConfigError("name", str(err)) from None
         self.sweep, self.uri, self.stall_timeout = sweep, absolute(uri), stall_timeout
         self.client = client(self.uri)
-        self._common_tags = {f"{TAG}version": __version__, f"{TAG}plugins": json.dumps(_plugin_versions(), sort_keys=True)}
+        self._common_tags = {
+            f"{TAG}version": __version__,
+            f"{TAG}plugins": json.dumps(_plugin_versions(), sort_keys=True),
+        }
         self._run_ids: dict[str, str] = {}  # trial id ("" the parent) -> run id
         self._previous: dict[str, leaderboard.Entry] = {}  # trials of earlier invocations (resume)
         self._entries: dict[str, leaderboard.Entry] = {}  # this invocation's ended trials, without weights
@@ -129,7 +132,9 @@ class SweepRecorder:
         """Queue one epoch's metrics at ``step=epoch``."""
         stamp = _now_ms()
         self._reported.setdefault(trial.trial_id, set()).add(int(epoch))
-        points = [(metric_key(key), float(value), stamp, int(epoch)) for key, value in metrics.items() if key != "epoch"]
+        points = [
+            (metric_key(key), float(value), stamp, int(epoch)) for key, value in metrics.items() if key != "epoch"
+        ]
         self._queue.add_metrics(trial.trial_id, points)
 
     def trial_end(self, trial: TrialSpec, result: TrialResult) -> None:
@@ -298,6 +303,7 @@ class SweepRecorder:
         summary.after_all = True  # the report and best.json name the trials' runs: written after them
         if best is not None:
             spec, result = best
+            model: Callable[[], bytes | None]
             if in_memory:
                 model = cache(partial(model_npz, self.sweep, *in_memory))
             else:  # the best of an earlier invocation is no longer in memory: copy its run's model.npz

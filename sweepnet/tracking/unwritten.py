@@ -95,7 +95,12 @@ def replay_unwritten(uri: str, name: str) -> list[Path]:
         payload = json.loads(path.read_text())
         store = client(uri)
         with store_errors(uri):
-            experiment_id = payload["experiment_id"] or store.get_experiment_by_name(name).experiment_id
+            experiment_id = payload["experiment_id"]
+            if not experiment_id:
+                experiment = store.get_experiment_by_name(name)
+                if experiment is None:
+                    raise TrackingError(f"{path}: the store {uri} has no experiment {name!r} to write it to")
+                experiment_id = experiment.experiment_id
             run_ids = {("" if key == _SWEEP_KEY else key): run_id for key, run_id in payload["runs"].items()}
             backend = open_backend(store, experiment_id, run_ids)
             backend.write([_record(item) for item in payload["unwritten"]])
@@ -163,7 +168,9 @@ def _record(item: dict[str, Any]) -> RunWrite:
         tags=item["tags"],
         metrics=[(m["key"], m["value"], m["timestamp"], m["step"]) for m in item["metrics"]],
         artifacts={
-            name: base64.b64decode(content["base64"]) for name, content in item["artifacts"].items() if "base64" in content
+            name: base64.b64decode(content["base64"])
+            for name, content in item["artifacts"].items()
+            if "base64" in content
         },
         status=item["status"],
         start_ms=item["start_ms"],

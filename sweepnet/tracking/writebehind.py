@@ -217,7 +217,8 @@ class WriteBehind:
     def _take(self) -> list[RunWrite]:
         """The pending records of runs no other thread is writing, in queue order, whole runs at a
         time (at most ``_RUNS_PER_TAKE`` runs when threads share the queue); called locked."""
-        batch, runs = [], set()
+        batch: list[RunWrite] = []
+        runs: set[str] = set()
         held: set[str] = set()  # runs with an earlier record that must wait: their later ones wait too
         limit = _RUNS_PER_TAKE if len(self._threads) > 1 else None
         for record in self._pending:

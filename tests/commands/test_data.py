@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from sweepnet.cli import main
-from sweepnet.pluginmanager import get_plugin_manager, get_registries
 from sweepnet.core.data_utils import save_CIFAR_batch
 from sweepnet.data import download as dl
+from sweepnet.pluginmanager import get_plugin_manager, get_registries
 from sweepnet.plugins.datasets import Cifar10
 
 

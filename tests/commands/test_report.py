@@ -105,7 +105,9 @@ def test_default_output_stdout_and_ui_url(store, tmp_path, capsys, monkeypatch):
     assert main(["report", "softmax-grid", "--tracking-uri", store]) == 0
     assert (tmp_path / "report-softmax-grid.html").is_file()
     capsys.readouterr()
-    assert main(["report", "softmax-grid", "--tracking-uri", store, "-o", "-", "--ui-url", "http://mlflow.lab:8080"]) == 0
+    assert (
+        main(["report", "softmax-grid", "--tracking-uri", store, "-o", "-", "--ui-url", "http://mlflow.lab:8080"]) == 0
+    )
     page = capsys.readouterr().out
     assert page.startswith("<!DOCTYPE html>") and "http://mlflow.lab:8080/#/experiments/" in page
 
@@ -118,7 +120,9 @@ def test_an_unknown_sweep_or_an_unwritable_file_is_a_one_line_error(store, tmp_p
     blocker.write_text("not a directory")
     assert main(["report", "softmax-grid", "--tracking-uri", store, "-o", str(blocker / "r.html")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"sweepnet: error: cannot write the report to {blocker / 'r.html'}: ") and err.count("\n") == 1
+    assert (
+        err.startswith(f"sweepnet: error: cannot write the report to {blocker / 'r.html'}: ") and err.count("\n") == 1
+    )
 
 
 def test_a_running_sweep_is_reported_with_what_its_trials_reported_so_far(tmp_path, capsys):

@@ -81,7 +81,7 @@ def test_extract_features_stacks_every_function_for_every_image(capsys: pytest.C
     imgs = np.random.default_rng(3).uniform(0, 255, (3, 32, 32, 3))
     features = extract_features(imgs, [hog_feature, color_histogram_hsv])
     assert features.shape == (3, 144 + 10)
-    for img, row in zip(imgs, features):
+    for img, row in zip(imgs, features, strict=True):
         np.testing.assert_array_equal(row, np.concatenate([hog_feature(img), color_histogram_hsv(img)]))
     assert capsys.readouterr().out == ""
 

@@ -114,7 +114,13 @@ def test_fully_connected_net_initial_loss_is_chance() -> None:
 
 def test_l2_regularisation_applies_to_weights_only() -> None:
     X, y = _classification_batch()
-    kwargs: dict[str, Any] = dict(input_dim=D, num_classes=C, normalization="layernorm", dtype=np.float64, seed=5)
+    kwargs: dict[str, Any] = {
+        "input_dim": D,
+        "num_classes": C,
+        "normalization": "layernorm",
+        "dtype": np.float64,
+        "seed": 5,
+    }
     plain = FullyConnectedNet([H1, H2], reg=0.0, **kwargs)
     regularised = FullyConnectedNet([H1, H2], reg=2.5, **kwargs)
     for name in plain.params:  # non-default gammas and betas, which must not be penalised
@@ -192,7 +198,7 @@ def test_without_seed_or_rng_initialisation_follows_global_state() -> None:
 
 def test_dropout_masks_seeded_versus_drawn_from_rng() -> None:
     X, y = _classification_batch()
-    kwargs: dict[str, Any] = dict(input_dim=D, num_classes=C, dropout_keep_ratio=0.5, dtype=np.float64)
+    kwargs: dict[str, Any] = {"input_dim": D, "num_classes": C, "dropout_keep_ratio": 0.5, "dtype": np.float64}
     seeded = FullyConnectedNet([H1, H2], seed=3, **kwargs)
     assert seeded.loss(X, y)[0] == seeded.loss(X, y)[0]  # the same mask on every call
 

@@ -30,8 +30,8 @@ def _model(**kwargs: Any) -> FullyConnectedNet:
 
 
 def _solver(model: Any = None, data: Any = None, **kwargs: Any) -> Solver:
-    options: dict[str, Any] = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=50,
-                                   num_epochs=3, verbose=False, seed=0)
+    options: dict[str, Any] = {"update_rule": "adam", "optim_config": {"learning_rate": 1e-2}, "batch_size": 50,
+                                   "num_epochs": 3, "verbose": False, "seed": 0}
     return Solver(model or _model(seed=0), _digits() if data is None else data, **(options | kwargs))
 
 
@@ -192,7 +192,7 @@ def _classic_train(model: Any, data: dict[str, np.ndarray], learning_rate: float
 
 def test_without_a_seed_it_replays_the_classic_loop_on_the_global_state(capsys: pytest.CaptureFixture[str]) -> None:
     data = _digits()
-    options = dict(learning_rate=0.5, batch_size=50, num_epochs=3, lr_decay=0.9, num_train_samples=60)
+    options = {"learning_rate": 0.5, "batch_size": 50, "num_epochs": 3, "lr_decay": 0.9, "num_train_samples": 60}
     np.random.seed(231)
     expected = _classic_train(_model(), data, **options)
     np.random.seed(231)
@@ -215,7 +215,7 @@ def test_one_iteration_per_epoch_measures_once_per_epoch_as_the_classic_loop() -
 
 
 def test_a_loss_jump_stops_training_only_with_a_divergence_factor() -> None:
-    options = dict(update_rule="sgd", optim_config={"learning_rate": 30.0}, num_epochs=2)
+    options = {"update_rule": "sgd", "optim_config": {"learning_rate": 30.0}, "num_epochs": 2}
     solver = _solver(**options)
     solver.train()
     assert max(solver.loss_history) > 100 * solver.loss_history[0]  # the loss explodes but stays finite

@@ -52,9 +52,12 @@ def test_the_epoch_axis_ends_at_the_last_epoch():
 
 def test_regression_compares_rmse_and_the_best_is_the_lowest():
     entries = [
-        entry(0, {"model.hidden_dims": [32]}, history=[{"epoch": 1, "loss": 3.0, "train_rmse": 60.0, "val_rmse": 70.0}], val_rmse=70.0),
-        entry(1, {"model.hidden_dims": [32]}, history=[{"epoch": 1, "loss": 2.0, "train_rmse": 50.0, "val_rmse": 55.0}], val_rmse=55.0),
-        entry(2, {"model.hidden_dims": [64]}, history=[{"epoch": 1, "loss": 2.5, "train_rmse": 52.0, "val_rmse": 58.0}], val_rmse=58.0),
+        entry(0, {"model.hidden_dims": [32]}, val_rmse=70.0,
+              history=[{"epoch": 1, "loss": 3.0, "train_rmse": 60.0, "val_rmse": 70.0}]),
+        entry(1, {"model.hidden_dims": [32]}, val_rmse=55.0,
+              history=[{"epoch": 1, "loss": 2.0, "train_rmse": 50.0, "val_rmse": 55.0}]),
+        entry(2, {"model.hidden_dims": [64]}, val_rmse=58.0,
+              history=[{"epoch": 1, "loss": 2.5, "train_rmse": 52.0, "val_rmse": 58.0}]),
     ]  # fmt: skip
     axis = ParamAxis("model.hidden_dims", numeric=False, values=([32], [64]))
     assert [(label, spec.number) for label, (spec, _) in best_of_each_value(entries, axis, "val_rmse", "min")] == [

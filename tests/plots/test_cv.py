@@ -12,7 +12,9 @@ from .entries import entry
 
 
 def _folded(k, mean, std, number):
-    return entry(number, {"model.k": k}, val_acc=mean, val_acc_std=std, val_acc_fold0=mean - std, val_acc_fold1=mean + std)
+    return entry(
+        number, {"model.k": k}, val_acc=mean, val_acc_std=std, val_acc_fold0=mean - std, val_acc_fold1=mean + std
+    )
 
 
 def test_every_fold_and_the_mean_plus_minus_std_per_k_in_increasing_k():

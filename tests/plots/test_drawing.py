@@ -40,7 +40,9 @@ def test_a_log_axis_over_many_decades_keeps_one_label_per_decade():
 
 
 def test_long_category_labels_are_slanted_short_ones_are_not():
-    rules = ParamAxis("solver.update_rule", numeric=False, values=("sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam"))
+    rules = ParamAxis(
+        "solver.update_rule", numeric=False, values=("sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam")
+    )
     narrow = new_figure(4, 3).subplots()
     category_ticks(narrow, rules)
     assert tick_texts(narrow.get_xticklabels()) == list(rules.values)

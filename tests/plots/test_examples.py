@@ -82,8 +82,14 @@ def _result(trial_id: str, epochs: int, kind: str, folds: int | None, rng: np.ra
     steps = np.arange(1, 20 * epochs + 1)
     iteration_loss = np.column_stack([steps, 2.3 * np.exp(-steps * quality / 40)]).astype(np.float32)
     best = max if kind == "acc" else min
-    metrics = {f"val_{kind}": best(row[f"val_{kind}"] for row in history), f"train_{kind}": history[-1][f"train_{kind}"]}
+    metrics = {
+        f"val_{kind}": best(row[f"val_{kind}"] for row in history),
+        f"train_{kind}": history[-1][f"train_{kind}"],
+    }
     if folds:
         scores = metrics[f"val_{kind}"] + 0.01 * rng.standard_normal(folds)
-        metrics.update({f"val_{kind}_std": float(np.std(scores))}, **{f"val_{kind}_fold{i}": float(s) for i, s in enumerate(scores)})
+        metrics.update(
+            {f"val_{kind}_std": float(np.std(scores))},
+            **{f"val_{kind}_fold{i}": float(s) for i, s in enumerate(scores)},
+        )
     return TrialResult(trial_id, TrialState.COMPLETED, metrics, history, iteration_loss=iteration_loss)

@@ -55,7 +55,9 @@ def test_annotations_contrast_with_their_cell():
         assert text.get_color() == readable_text_colour(image.cmap(image.norm(float(text.get_text()))))
 
 
-@pytest.mark.parametrize(("rgba", "colour"), [((1, 1, 0, 1), "black"), ((0, 0, 0.5, 1), "white"), ((0.5, 0.5, 0.5, 1), "black")])
+@pytest.mark.parametrize(
+    ("rgba", "colour"), [((1, 1, 0, 1), "black"), ((0, 0, 0.5, 1), "white"), ((0.5, 0.5, 0.5, 1), "black")]
+)
 def test_readable_text_colour(rgba, colour):
     assert readable_text_colour(rgba) == colour
 
@@ -72,7 +74,12 @@ def test_sampled_points_are_a_scatter_on_log_axes_the_best_drawn_last():
     rng = np.random.default_rng(0)
     lr, reg = ParamAxis("lr", numeric=True, log=True), ParamAxis("reg", numeric=True)
     entries = [
-        entry(i, {"lr": float(10 ** rng.uniform(-4, -1)), "reg": float(rng.uniform(0, 1))}, val_acc=float(v), train_acc=1.0)
+        entry(
+            i,
+            {"lr": float(10 ** rng.uniform(-4, -1)), "reg": float(rng.uniform(0, 1))},
+            val_acc=float(v),
+            train_acc=1.0,
+        )
         for i, v in enumerate(rng.random(30))
     ]
     figure = param_heatmap(entries, lr, reg, "val_acc", "max")
@@ -88,7 +95,10 @@ def test_sampled_points_are_a_scatter_on_log_axes_the_best_drawn_last():
 def test_a_choice_against_a_range_puts_the_choices_in_order_on_their_axis():
     rule = ParamAxis("rule", numeric=False, values=("sgd", "momentum", "adam"))
     lr = ParamAxis("lr", numeric=True, log=True)
-    entries = [entry(i, {"rule": r, "lr": 10.0**-i}, val_acc=0.1 * i) for i, r in enumerate(["adam", "sgd", "momentum", "adam"])]
+    entries = [
+        entry(i, {"rule": r, "lr": 10.0**-i}, val_acc=0.1 * i)
+        for i, r in enumerate(["adam", "sgd", "momentum", "adam"])
+    ]
     val = param_heatmap(entries, rule, lr, "val_acc", "max").axes[0]
     assert tick_texts(val.get_xticklabels()) == ["sgd", "momentum", "adam"]
     assert sorted(val.collections[0].get_offsets()[:, 0].tolist()) == [0, 1, 2, 2]

@@ -23,8 +23,17 @@ def _entries(count=200, seed=0):
     rng = np.random.default_rng(seed)
     entries = []
     for i in range(count):
-        params = {"lr": float(10 ** rng.uniform(-4, -1)), "reg": float(10 ** rng.uniform(-5, -2)), "rule": ("sgd", "adam")[i % 2]}
-        val = 1 - (np.log10(params["lr"]) + 2.5) ** 2 / 3 + 0.05 * (params["rule"] == "adam") + 0.01 * rng.standard_normal()
+        params = {
+            "lr": float(10 ** rng.uniform(-4, -1)),
+            "reg": float(10 ** rng.uniform(-5, -2)),
+            "rule": ("sgd", "adam")[i % 2],
+        }
+        val = (
+            1
+            - (np.log10(params["lr"]) + 2.5) ** 2 / 3
+            + 0.05 * (params["rule"] == "adam")
+            + 0.01 * rng.standard_normal()
+        )
         entries.append(entry(i, params, val_acc=float(val)))
     return entries
 
@@ -55,7 +64,10 @@ def test_the_direction_decides_which_trials_are_the_best():
 
 def test_completed_and_pruned_trials_with_every_parameter_count():
     entries = _entries(30)
-    entries += [entry(100 + i, {"lr": 1e-4, "reg": 1e-3, "rule": "sgd"}, state=TrialState.PRUNED, val_acc=0.0) for i in range(10)]
+    entries += [
+        entry(100 + i, {"lr": 1e-4, "reg": 1e-3, "rule": "sgd"}, state=TrialState.PRUNED, val_acc=0.0)
+        for i in range(10)
+    ]
     entries += [entry(150, {"lr": 1e-3, "reg": 1e-3, "rule": "sgd"}, state=TrialState.FAILED)]
     entries.append(entry(200, {"lr": 1e-3, "rule": "sgd", "extra": 1}, val_acc=0.5))  # a trial without reg
     importances = param_importances(entries, {**AXES, "extra": ParamAxis("extra", numeric=True)}, "val_acc", "max")

@@ -8,8 +8,9 @@ from sweepnet.plots.params import ParamAxis, describe_params, file_safe, value_l
 
 from .entries import entry, sweep_config
 
-WEIGHT_SCALES = [1.000e-4, 1.624e-4, 2.637e-4, 4.281e-4, 6.952e-4, 1.129e-3, 1.833e-3, 2.976e-3, 4.833e-3, 7.848e-3,
-                 1.274e-2, 2.069e-2, 3.360e-2, 5.456e-2, 8.859e-2, 1.438e-1, 2.336e-1, 3.793e-1, 6.158e-1, 1.000]  # fmt: skip
+WEIGHT_SCALES = [1.000e-4, 1.624e-4, 2.637e-4, 4.281e-4, 6.952e-4, 1.129e-3, 1.833e-3,
+                 2.976e-3, 4.833e-3, 7.848e-3, 1.274e-2, 2.069e-2, 3.360e-2, 5.456e-2,
+                 8.859e-2, 1.438e-1, 2.336e-1, 3.793e-1, 6.158e-1, 1.000]  # fmt: skip
 
 
 def _entries(path, values):
@@ -40,7 +41,13 @@ def test_a_grid_spread_evenly_on_a_log_scale_gets_a_log_axis():
 
 @pytest.mark.parametrize(
     ("values", "log"),
-    [([1e-3, 1e-2, 1e-1], True), ([50, 100, 200], True), ([1, 2, 3, 4], False), ([1e-4, 1e-2], True), ([0.5, 1.0], False)],
+    [
+        ([1e-3, 1e-2, 1e-1], True),
+        ([50, 100, 200], True),
+        ([1, 2, 3, 4], False),
+        ([1e-4, 1e-2], True),
+        ([0.5, 1.0], False),
+    ],
 )
 def test_log_axes_for_numbers_spread_more_evenly_by_ratio_than_by_difference(values, log):
     config = sweep_config(model={"name": "fc", "reg": {"grid": values}})
@@ -62,7 +69,9 @@ def test_ranges_are_continuous_on_a_log_axis_when_the_space_is_log():
 
 def test_update_rules_named_by_their_mapping_and_a_null_option():
     rules = [{"name": "sgd", "learning_rate": 1e-2}, {"name": "adam", "learning_rate": 1e-3}]
-    config = sweep_config(model={"name": "fc", "normalization": {"grid": [None, "batchnorm"]}}, solver={"update_rule": {"grid": rules}})
+    config = sweep_config(
+        model={"name": "fc", "normalization": {"grid": [None, "batchnorm"]}}, solver={"update_rule": {"grid": rules}}
+    )
     entries = [entry(i, {"solver.update_rule": rule, "model.normalization": norm}) for i, (rule, norm) in
                enumerate([("adam", None), ("sgd", "batchnorm")])]  # fmt: skip
     axes = describe_params(config, entries)

@@ -22,7 +22,9 @@ def test_a_panel_per_parameter_log_axes_for_log_spaces_and_choices_in_natural_or
         entry(2, {"solver.lr": 1e-2, "solver.update_rule": "sgd", "model.hidden_dims": [512]}, state=TrialState.FAILED),
         entry(3, {"solver.lr": 1e-2, "solver.update_rule": "adam", "model.hidden_dims": [512]}, val_acc=math.nan),
     ]
-    figure = metric_vs_params(entries, {"solver.lr": LR, "solver.update_rule": RULE, "model.hidden_dims": HIDDEN}, "val_acc")
+    figure = metric_vs_params(
+        entries, {"solver.lr": LR, "solver.update_rule": RULE, "model.hidden_dims": HIDDEN}, "val_acc"
+    )
     lr_axes, rule_axes, hidden_axes = figure.axes
     assert lr_axes.get_xscale() == "log" and rule_axes.get_xscale() == "linear"
     assert lr_axes.get_xlabel() == "solver.lr" and lr_axes.get_ylabel() == "val_acc"

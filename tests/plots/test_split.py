@@ -26,7 +26,10 @@ def _grid():
             good = norm == "batchnorm" or scale in (1e-2, 1e-1)
             val = 0.9 if good else 0.1
             state = TrialState.DIVERGED if norm is None and scale == 1.0 else TrialState.COMPLETED
-            rows = [{"epoch": 1, "loss": 2.3, "train_acc": val - 0.1}, {"epoch": 2, "loss": 0.3 if good else 2.3, "train_acc": val + 0.05}]
+            rows = [
+                {"epoch": 1, "loss": 2.3, "train_acc": val - 0.1},
+                {"epoch": 2, "loss": 0.3 if good else 2.3, "train_acc": val + 0.05},
+            ]
             if state is TrialState.DIVERGED:
                 rows[-1]["loss"] = 1e4
             params = {"model.weight_scale": scale, "model.normalization": norm}
@@ -57,7 +60,9 @@ def test_three_panels_of_one_series_per_value_on_a_log_axis():
 
 
 def test_several_trials_at_a_point_show_the_best_and_sampled_points_are_markers_only():
-    entries = _grid() + [entry(50, {"model.weight_scale": 1e-4, "model.normalization": None}, val_acc=0.5, train_acc=0.5)]
+    entries = _grid() + [
+        entry(50, {"model.weight_scale": 1e-4, "model.normalization": None}, val_acc=0.5, train_acc=0.5)
+    ]
     val = metric_by_value(entries, WEIGHT_SCALE, NORMALIZATION, "val_acc", "max").axes[0]
     assert val.lines[0].get_ydata()[0] == 0.5  # the better of two baseline trials at 1e-4
 

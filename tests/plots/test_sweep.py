@@ -63,7 +63,9 @@ def test_curves_not_in_memory_are_read_for_the_drawn_trials_only():
 def _batchnorm_sweep(learning_rates=False):
     """8 weight scales x batchnorm on / off (and a learning rate range when ``learning_rates``)."""
     scales = [float(s) for s in np.logspace(-4, 0, 8)]
-    config = sweep_config(model={"name": "fc", "normalization": {"grid": [None, "batchnorm"]}, "weight_scale": {"grid": scales}})
+    config = sweep_config(
+        model={"name": "fc", "normalization": {"grid": [None, "batchnorm"]}, "weight_scale": {"grid": scales}}
+    )
     if learning_rates:
         config["solver"] = {"optim_config": {"learning_rate": {"loguniform": [1e-4, 1e-2]}}}
     rng = np.random.default_rng(0)
@@ -87,7 +89,9 @@ def test_the_batchnorm_sweep_draws_the_classic_weight_scale_figure():
     assert legend_texts(split.legends[0]) == ["none", "batchnorm"]
     assert "plots/compare_model.normalization.png" in figures
     heatmap = [axes for axes in figures["plots/heatmap.png"].axes if axes.images]
-    assert {(axes.get_xlabel(), axes.get_ylabel()) for axes in heatmap} == {("model.weight_scale", "model.normalization")}
+    assert {(axes.get_xlabel(), axes.get_ylabel()) for axes in heatmap} == {
+        ("model.weight_scale", "model.normalization")
+    }
     assert "plots/importance.png" in figures
 
 
@@ -99,7 +103,9 @@ def test_the_plots_section_picks_the_pair_the_compared_parameters_and_the_x_axis
         "against": "solver.optim_config.learning_rate",
     }
     assert PlotSettings.from_config(config) == PlotSettings(
-        ("solver.optim_config.learning_rate", "model.normalization"), ("model.normalization",), "solver.optim_config.learning_rate"
+        ("solver.optim_config.learning_rate", "model.normalization"),
+        ("model.normalization",),
+        "solver.optim_config.learning_rate",
     )
     figures = sweep_plots(entries, config, "val_acc", "max")
     assert "plots/compare_model.normalization_vs_solver.optim_config.learning_rate.png" in figures
@@ -111,7 +117,9 @@ def test_the_plots_section_picks_the_pair_the_compared_parameters_and_the_x_axis
 
 
 def test_linear_classifiers_on_images_get_class_templates_with_the_class_names():
-    config = sweep_config(data={"name": "digits", "bias_trick": True}, model={"name": "softmax", "reg": {"grid": [0.1, 1.0]}})
+    config = sweep_config(
+        data={"name": "digits", "bias_trick": True}, model={"name": "softmax", "reg": {"grid": [0.1, 1.0]}}
+    )
     entries = [entry(i, {"model.reg": reg}, val_acc=0.5 + i / 10) for i, reg in enumerate([0.1, 1.0])]
     meta = DatasetMeta("digits", "classification", (65,), num_classes=10, class_names=DIGITS.class_names)
     weights = {"W": np.random.default_rng(0).standard_normal((65, 10))}
@@ -125,7 +133,9 @@ def test_nets_on_images_get_their_first_layer_and_tabular_or_feature_inputs_no_w
     config = sweep_config(data={"name": "digits", "flatten": True}, model={"name": "fc", "reg": {"grid": [0.1, 1.0]}})
     entries = [entry(i, {"model.reg": reg}, val_acc=0.5 + i / 10) for i, reg in enumerate([0.1, 1.0])]
     weights = {"W1": np.ones((64, 16)), "b1": np.zeros(16), "W2": np.ones((16, 10))}
-    assert "plots/first_layer_weights.png" in sweep_plots(entries, config, "val_acc", "max", data_meta=DIGITS, best_weights=weights)
+    assert "plots/first_layer_weights.png" in sweep_plots(
+        entries, config, "val_acc", "max", data_meta=DIGITS, best_weights=weights
+    )
 
     diabetes = DatasetMeta("diabetes", "regression", (10,))
     config["data"] = {"name": "diabetes", "standardize": True}
@@ -155,11 +165,15 @@ def test_three_thousand_trials_draw_no_artist_per_trial():
             "solver.optim_config.learning_rate": float(10 ** rng.uniform(-4, -1)),
         }
         state = TrialState.PRUNED if i % 4 else TrialState.COMPLETED
-        entries.append(entry(i, params, state=state, history=history(1 + i % 8), val_acc=float(rng.random()), train_acc=0.9))
+        entries.append(
+            entry(i, params, state=state, history=history(1 + i % 8), val_acc=float(rng.random()), train_acc=0.9)
+        )
     figures = sweep_plots(entries, config, "val_acc", "max")
     assert {"plots/heatmap.png", "plots/compare_model.hidden_dims.png", "plots/importance.png"} <= set(figures)
     for name, figure in figures.items():
-        artists = [a for axes in figure.axes for a in axes.get_children() if isinstance(a, Line2D | Collection | Patch | Text)]
+        artists = [
+            a for axes in figure.axes for a in axes.get_children() if isinstance(a, Line2D | Collection | Patch | Text)
+        ]
         assert len(artists) < 300, name
 
 

@@ -25,7 +25,9 @@ from sweepnet.plots.weights import class_templates, first_layer_weights, image_s
         (49, (2, 5, 5), {}, None),  # an image of another size
     ],
 )
-def test_image_shape_is_read_from_the_input_shape_or_derived_from_flattened_images(size, input_shape, options, expected):
+def test_image_shape_is_read_from_the_input_shape_or_derived_from_flattened_images(
+    size, input_shape, options, expected
+):
     assert image_shape(size, input_shape, **options) == expected
 
 

@@ -24,7 +24,6 @@ from sweepnet.plugins.datasets import (
 )
 from sweepnet.registry import Registry
 from sweepnet.testing import check_dataset
-
 from tests.data.formats import california_archive, write_california
 
 

@@ -103,7 +103,7 @@ def test_adapters_return_exactly_the_core_results():
     assert rel_error(out, naive) < 1e-9
     dout = rng.standard_normal(out.shape)
     dx, grads = conv.backward(dout, cache)
-    for ours, reference in zip((dx, grads["W"], grads["b"]), core.conv_backward_naive(dout, naive_cache)):
+    for ours, reference in zip((dx, grads["W"], grads["b"]), core.conv_backward_naive(dout, naive_cache), strict=True):
         assert rel_error(ours, reference) < 1e-9
 
     pool = MaxPool(size=2)

@@ -59,7 +59,9 @@ class MlflowServer:
         ]  # fmt: skip
         env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
         log = self.folder / "server.log"
-        self.process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         _wait_for_port(self.port, self.process, log)
 
     def kill(self) -> None:

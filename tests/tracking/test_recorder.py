@@ -251,7 +251,9 @@ def test_only_trials_among_the_best_when_they_end_keep_weights(store, hook):
     scores = np.random.default_rng(7).permutation(np.linspace(0.1, 0.9, 40))
     sweep = make_sweep("kept-models", store)
     hook.sweepnet_sweep_start(sweep=sweep)
-    results = [record_trial(hook, sweep, number, score=float(score), epochs=1)[1] for number, score in enumerate(scores)]
+    results = [
+        record_trial(hook, sweep, number, score=float(score), epochs=1)[1] for number, score in enumerate(scores)
+    ]
     hook.sweepnet_sweep_end(sweep=sweep, results=results)
 
     expected = {number for number in range(40) if sum(scores[:number] > scores[number]) < KEPT_MODELS}

@@ -53,7 +53,9 @@ client(sys.argv[1]).create_experiment(sys.argv[2])
 def test_processes_opening_a_new_sqlite_store_at_once_all_succeed(tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     processes = [
-        subprocess.Popen([sys.executable, "-c", _OPEN_AND_CREATE, uri, f"sweep-{index}"], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_AND_CREATE, uri, f"sweep-{index}"], stderr=subprocess.PIPE, text=True
+        )
         for index in range(4)
     ]
     errors = [process.communicate(timeout=120)[1] for process in processes]
@@ -105,7 +107,9 @@ def test_a_corrupt_sqlite_store_is_one_line_before_any_trial(hook, tmp_path):
     path = tmp_path / "mlflow.db"
     path.write_bytes(b"this is not a database, just bytes\n" * 200)
     uri = f"sqlite:///{path}"
-    message = _fails_fast(lambda: hook.sweepnet_sweep_prepare(sweep=make_sweep("corrupt", uri)), f"tracking store {uri}")
+    message = _fails_fast(
+        lambda: hook.sweepnet_sweep_prepare(sweep=make_sweep("corrupt", uri)), f"tracking store {uri}"
+    )
     assert "file is not a database" in message
 
 
@@ -141,7 +145,9 @@ def test_a_read_only_sqlite_store_is_one_line_before_any_trial(hook, tmp_path):
         subprocess.run(["mount", "--bind", str(folder), str(view)], check=True)
         try:
             _remount(view, "bind,ro")
-            message = _fails_fast(lambda: hook.sweepnet_sweep_prepare(sweep=make_sweep("ro", uri)), f"tracking store {uri}")
+            message = _fails_fast(
+                lambda: hook.sweepnet_sweep_prepare(sweep=make_sweep("ro", uri)), f"tracking store {uri}"
+            )
             assert any(words in message.lower() for words in ("readonly", "read-only", "unable to open"))
         finally:
             subprocess.run(["umount", "-l", str(view)], check=False)
@@ -174,7 +180,7 @@ def test_a_full_disk_saves_the_rest_elsewhere_and_resume_writes_it_with_the_weig
         assert tracking.replay_unwritten(uri, "full-disk") == [saved]
         [parent], children = runs_of(uri, "full-disk")
         assert sorted(children) == list(range(12)) and parent.info.status == "FINISHED"
-        for spec, result in entries:
+        for spec, _result in entries:
             run = children[spec.number]
             assert run.info.status == "FINISHED" and run.data.tags["sweepnet.state"] == "COMPLETED"
             assert "model.npz" in artifacts_of(uri, run)  # every trial was the best when it ended

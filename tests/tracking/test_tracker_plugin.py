@@ -34,7 +34,9 @@ def test_each_sweep_gets_its_own_tracker_registered_while_it_runs(manager, tmp_p
     hook.sweepnet_sweep_start(sweep=first)
     hook.sweepnet_sweep_start(sweep=second)  # two sweeps at once in one process
     assert isinstance(manager.get_plugin("sweepnet.tracker:first"), SweepTracker)
-    results = {sweep.name: [record_trial(hook, sweep, n, score=0.5 + n / 10)[1] for n in range(2)] for sweep in (first, second)}
+    results = {
+        sweep.name: [record_trial(hook, sweep, n, score=0.5 + n / 10)[1] for n in range(2)] for sweep in (first, second)
+    }
     hook.sweepnet_sweep_end(sweep=first, results=results["first"])
     assert manager.get_plugin("sweepnet.tracker:first") is None and manager.get_plugin("sweepnet.tracker:second")
     hook.sweepnet_sweep_end(sweep=second, results=results["second"])

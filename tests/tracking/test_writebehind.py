@@ -175,7 +175,9 @@ def test_a_store_down_for_good_fails_loudly_and_saves_everything_to_a_file(store
     records = payload["unwritten"]
     parent = [record for record in records if record["run"] == "sweep"]
     assert parent[0]["artifacts"]["sweep.yaml"]["base64"]
-    assert {"leaderboard.csv", "best_model.npz", "best.json", "plots/first_layer_weights.png"} <= set(parent[-1]["artifacts"])
+    assert {"leaderboard.csv", "best_model.npz", "best.json", "plots/first_layer_weights.png"} <= set(
+        parent[-1]["artifacts"]
+    )
     assert parent[-1]["status"] == "FINISHED"
     for spec, result in entries:
         mine = [record for record in records if record["run"] == spec.trial_id]

@@ -105,6 +105,7 @@ class LinearSVM(LinearClassifier):
     """Linear classifier trained with the multiclass SVM loss."""
 
     def loss(self, X_batch: np.ndarray, y_batch: np.ndarray, reg: float) -> tuple[float, np.ndarray]:
+        assert self.W is not None, "train() initialises W before the first loss"
         return svm_loss_vectorized(self.W, X_batch, y_batch, reg)
 
 
@@ -112,4 +113,5 @@ class Softmax(LinearClassifier):
     """Linear classifier trained with the softmax (cross-entropy) loss."""
 
     def loss(self, X_batch: np.ndarray, y_batch: np.ndarray, reg: float) -> tuple[float, np.ndarray]:
+        assert self.W is not None, "train() initialises W before the first loss"
         return softmax_loss_vectorized(self.W, X_batch, y_batch, reg)
