@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 import ray
 import ray._private.ray_constants as ray_constants
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from pluggy import HookRelay
 
     from sweepnet.config import SweepPlan
-    from sweepnet.data import Dataset
+    from sweepnet.data import Dataset, DatasetMeta
     from sweepnet.driver import SweepDriver, SweepOutcome
     from sweepnet.leaderboard import Entry
     from sweepnet.progress import SweepProgress

@@ -158,9 +158,8 @@ class ThreeLayerConvNetPlugin(ModelPlugin["ThreeLayerConvNetPlugin.Options"]):
     ) -> ThreeLayerConvNet:
         """A ThreeLayerConvNet for images of shape ``meta.input_shape == (C, H, W)``."""
         require_classification(meta, "three_layer_convnet")
-        _images(meta)
         return ThreeLayerConvNet(
-            input_dim=(channels, height, width),
+            input_dim=_images(meta),
             num_filters=options.num_filters,
             filter_size=options.filter_size,
             hidden_dim=options.hidden_dim,
@@ -179,7 +178,8 @@ def _images(meta: DatasetMeta) -> tuple[int, int, int]:
             "model.name",
             f"three_layer_convnet needs images (C, H, W), but {meta.name!r} has inputs {tuple(meta.input_shape)}",
         )
-    return tuple(meta.input_shape)
+    channels, height, width = meta.input_shape
+    return channels, height, width
 
 
 # --------------------------------------------------------------------------- classic classifiers

@@ -278,8 +278,8 @@ def test_conv_backward_fast_takes_dout_in_any_layout_and_dtype(rng, path):
     like_out[...] = dout
     reversed_rows = dout[..., ::-1].copy()[..., ::-1]  # no contiguous axis
     expected = conv_backward_naive(dout, naive_cache)
-    for given in (dout, like_out, reversed_rows, np.asfortranarray(dout)):
-        for got, want in zip(conv_backward_fast(given, cache), expected):
+    for upstream in (dout, like_out, reversed_rows, np.asfortranarray(dout)):
+        for got, want in zip(conv_backward_fast(upstream, cache), expected):
             assert rel_error(got, want) < NAIVE_TOL
     dout32 = dout.astype(np.float32)  # cast to x's float64: computed as the same values in float64
     for got, want in zip(conv_backward_fast(dout32, cache), conv_backward_naive(dout32.astype(np.float64),
