@@ -218,9 +218,7 @@ def _gemm_runs(w: np.ndarray, cols: np.ndarray, dout: np.ndarray) -> tuple[Calla
     return (lambda: w_cols @ cols, lambda: dout_cols @ cols.T, lambda: w_cols.T @ dout_cols)
 
 
-def _torch_run(
-    x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray, case: _Case
-) -> Callable[[], None]:
+def _torch_run(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray, case: _Case) -> Callable[[], None]:
     """``torch.nn.functional.conv2d`` forward and backward on copies of these arrays."""
     xt, wt, bt = (torch.from_numpy(a.copy()).requires_grad_() for a in (x, w, b))
     dout_t = torch.from_numpy(dout.copy())
@@ -250,7 +248,7 @@ def _check_agreement(name: str, dtype: type, fast: tuple, baseline: tuple) -> No
 
 def _relative_error(results: tuple, reference: tuple) -> float:
     """The largest ``||result - reference|| / ||reference||`` over out, dx, dw and db."""
-    return max(float(np.linalg.norm(a - r) / np.linalg.norm(r)) for a, r in zip(results, reference))
+    return max(float(np.linalg.norm(a - r) / np.linalg.norm(r)) for a, r in zip(results, reference, strict=True))
 
 
 def _ms(seconds: float) -> str:
@@ -345,16 +343,18 @@ def _path_rows(result: _Result) -> list[list[str]]:
     rows = []
     for path, (forward, backward) in result.paths.items():
         total = forward + backward
-        rows.append([
-            path + (" *" if path == result.auto else ""),
-            _ms(forward),
-            _ms(backward),
-            _ms(total),
-            f"{today / total:.2f}x",
-            f"{total / result.torch_total:.2f}x" if result.torch_total else "-",
-            f"{total / blas_only:.2f}x",
-            f"{result.errors[path]:.1e}" if path in result.errors else "-",
-        ])
+        rows.append(
+            [
+                path + (" *" if path == result.auto else ""),
+                _ms(forward),
+                _ms(backward),
+                _ms(total),
+                f"{today / total:.2f}x",
+                f"{total / result.torch_total:.2f}x" if result.torch_total else "-",
+                f"{total / blas_only:.2f}x",
+                f"{result.errors[path]:.1e}" if path in result.errors else "-",
+            ]
+        )
     return rows
 
 
@@ -365,25 +365,63 @@ def _goal_rows(case: _Case, dtype: type, result: _Result, matmul_gflops: float) 
     today = sum(result.paths["im2col"])
     goal_layer = case.goal_layer and dtype == np.float32
     rows = [
-        ["forward vs numpy", _ms(forward), _ms(result.numpy_forward), f"{result.numpy_forward / forward:.2f}x",
-         f">= {FORWARD_SPEEDUP_GOAL}x", _verdict(result.numpy_forward / forward >= FORWARD_SPEEDUP_GOAL)],
-        ["backward vs classic numpy", _ms(backward), _ms(result.classic_backward),
-         f"{result.classic_backward / backward:.2f}x", f">= {BACKWARD_SPEEDUP_GOAL}x",
-         _verdict(result.classic_backward / backward >= BACKWARD_SPEEDUP_GOAL)],
-        ["backward vs tuned numpy", _ms(backward), _ms(result.tuned_backward),
-         f"{result.tuned_backward / backward:.2f}x", "-", ""],
-        ["fwd+bwd vs today", _ms(total), _ms(today), f"{today / total:.2f}x", ">= 1.0x",
-         _verdict(today / total >= 1.0) if result.auto != "im2col" else "same path"],
+        [
+            "forward vs numpy",
+            _ms(forward),
+            _ms(result.numpy_forward),
+            f"{result.numpy_forward / forward:.2f}x",
+            f">= {FORWARD_SPEEDUP_GOAL}x",
+            _verdict(result.numpy_forward / forward >= FORWARD_SPEEDUP_GOAL),
+        ],
+        [
+            "backward vs classic numpy",
+            _ms(backward),
+            _ms(result.classic_backward),
+            f"{result.classic_backward / backward:.2f}x",
+            f">= {BACKWARD_SPEEDUP_GOAL}x",
+            _verdict(result.classic_backward / backward >= BACKWARD_SPEEDUP_GOAL),
+        ],
+        [
+            "backward vs tuned numpy",
+            _ms(backward),
+            _ms(result.tuned_backward),
+            f"{result.tuned_backward / backward:.2f}x",
+            "-",
+            "",
+        ],
+        [
+            "fwd+bwd vs today",
+            _ms(total),
+            _ms(today),
+            f"{today / total:.2f}x",
+            ">= 1.0x",
+            _verdict(today / total >= 1.0) if result.auto != "im2col" else "same path",
+        ],
     ]
     if result.torch_total is not None:
         goal = GOAL_LAYER_TORCH_RATIO_GOAL if goal_layer else TORCH_RATIO_GOAL
         ratio = total / result.torch_total
-        rows.append(["fwd+bwd / torch", _ms(total), _ms(result.torch_total), f"{ratio:.2f}x", f"<= {goal}x",
-                     _verdict(ratio <= goal)])
+        rows.append(
+            [
+                "fwd+bwd / torch",
+                _ms(total),
+                _ms(result.torch_total),
+                f"{ratio:.2f}x",
+                f"<= {goal}x",
+                _verdict(ratio <= goal),
+            ]
+        )
     share = result.flops / total / 1e9 / matmul_gflops
-    rows.append(["GFLOP/s / matmul", f"{result.flops / total / 1e9:.1f}", f"{matmul_gflops:.1f}", f"{share:.0%}",
-                 f">= {MATMUL_SHARE_GOAL:.0%}" if goal_layer else "-",
-                 _verdict(share >= MATMUL_SHARE_GOAL) if goal_layer else ""])
+    rows.append(
+        [
+            "GFLOP/s / matmul",
+            f"{result.flops / total / 1e9:.1f}",
+            f"{matmul_gflops:.1f}",
+            f"{share:.0%}",
+            f">= {MATMUL_SHARE_GOAL:.0%}" if goal_layer else "-",
+            _verdict(share >= MATMUL_SHARE_GOAL) if goal_layer else "",
+        ]
+    )
     return rows
 
 
@@ -401,11 +439,21 @@ def _bench_nets() -> list[list[str]]:
                 return model.loss(x, y)
 
         today_time, now_time = _best_times(today, lambda model=model: model.loss(x, y))
-        conv_path = auto_conv_path(x.shape, model.params["W1"].shape,
-                                   {"stride": 1, "pad": (model.filter_size - 1) // 2}, np.float32)
+        conv_path = auto_conv_path(
+            x.shape, model.params["W1"].shape, {"stride": 1, "pad": (model.filter_size - 1) // 2}, np.float32
+        )
         ratio = today_time / now_time
-        rows.append([name, conv_path, _ms(now_time), _ms(today_time), f"{ratio:.2f}x",
-                     f">= {goal}x" if goal is not None else "-", _verdict(ratio >= goal if goal is not None else None)])
+        rows.append(
+            [
+                name,
+                conv_path,
+                _ms(now_time),
+                _ms(today_time),
+                f"{ratio:.2f}x",
+                f">= {goal}x" if goal is not None else "-",
+                _verdict(ratio >= goal if goal is not None else None),
+            ]
+        )
     return rows
 
 
@@ -417,17 +465,25 @@ def _machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    blas = ", ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')} kernels)"
-                     for i in threadpool_info() if i["user_api"] == "blas")
+    blas = ", ".join(
+        f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')} kernels)"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    )
     torch_version = torch.__version__ if torch is not None else "not installed"
-    return (f"CPU: {cpu} ({os.cpu_count()} CPUs, {cache_bytes() / 2**20:.1f} MiB of L2+L3 per thread); "
-            f"BLAS: {blas}; torch: {torch_version}; one thread")
+    return (
+        f"CPU: {cpu} ({os.cpu_count()} CPUs, {cache_bytes() / 2**20:.1f} MiB of L2+L3 per thread); "
+        f"BLAS: {blas}; torch: {torch_version}; one thread"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="time only the layers of the earlier versions and the classic ThreeLayerConvNet's")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="time only the layers of the earlier versions and the classic ThreeLayerConvNet's",
+    )
     args = parser.parse_args(argv)
     console = Console(width=140)
     cases = [case for case in CASES if case.quick or not args.quick]
@@ -451,8 +507,11 @@ def main(argv: list[str] | None = None) -> None:
                 result = _bench_case(case, dtype)
                 for rows, table, first_columns in (
                     (_path_rows(result), paths, (case.name, np.dtype(dtype).name)),
-                    (_goal_rows(case, dtype, result, matmul_gflops), goals,
-                     (case.name, np.dtype(dtype).name, result.auto)),
+                    (
+                        _goal_rows(case, dtype, result, matmul_gflops),
+                        goals,
+                        (case.name, np.dtype(dtype).name, result.auto),
+                    ),
                 ):
                     for index, row in enumerate(rows):
                         names = first_columns if index == 0 else ("",) * len(first_columns)

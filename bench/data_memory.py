@@ -174,9 +174,8 @@ def _child_validate(sweep: Path) -> None:
     import contextlib
     import io
 
-    from sweepnet.cli import main as sweepnet_main
-
     import sweepnet.plugins.datasets  # noqa: F401 (imports paid before either measure)
+    from sweepnet.cli import main as sweepnet_main
 
     baseline = _former_generation()
     _reset_peak()
@@ -255,17 +254,23 @@ def synthetic() -> None:
     for name, value, goal in (("validate peak", validate["peak"], 1.25), ("driver held", held, 1.25)):
         ratio = value / size
         print(f"goal: {name} <= {goal:.2f}x the set -> {ratio:.2f}x {'OK' if ratio <= goal else 'MISSED'}")
-    print(f"goal: driver held <= 0.60x the former hand-off -> {held / former:.2f}x {'OK' if held / former <= 0.6 else 'MISSED'}")
+    verdict = "OK" if held / former <= 0.6 else "MISSED"
+    print(f"goal: driver held <= 0.60x the former hand-off -> {held / former:.2f}x {verdict}")
 
 
 def _machine() -> str:
     cpu = platform.processor() or "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        names = [
+            line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")
+        ]
         cpu = f"{names[0]} x{len(names)}" if names else cpu
-    blas = [f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')} kernels)"
-            for i in threadpool_info() if i["user_api"] == "blas"]
+    blas = [
+        f"{i['internal_api']} {i['version']} ({i.get('architecture', '?')} kernels)"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
     return f"CPU: {cpu}; BLAS: {', '.join(blas) or 'none found'}"
 
 

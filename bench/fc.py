@@ -58,8 +58,9 @@ def _init_weights(seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
 def sweepnet_step(rule: str, data: dict[str, np.ndarray]) -> Step:
     """The Solver's per-iteration step."""
     model = FullyConnectedNet(list(HIDDEN_DIMS), input_dim=INPUT_DIM, num_classes=NUM_CLASSES, seed=0)
-    solver = Solver(model, data, update_rule=rule, optim_config=dict(RULES[rule]), batch_size=BATCH_SIZE,
-                    verbose=False, seed=0)
+    solver = Solver(
+        model, data, update_rule=rule, optim_config=dict(RULES[rule]), batch_size=BATCH_SIZE, verbose=False, seed=0
+    )
     return solver._step
 
 
@@ -153,8 +154,11 @@ def main() -> None:
     passed = True
     with threadpool_limits(limits=1, user_api="blas"):
         for rule in RULES:
-            steps = {"sweepnet": sweepnet_step(rule, data), "torch": torch_step(rule, data),
-                     "numpy": numpy_step(rule, data)}
+            steps = {
+                "sweepnet": sweepnet_step(rule, data),
+                "torch": torch_step(rule, data),
+                "numpy": numpy_step(rule, data),
+            }
             for step in steps.values():
                 _throughput(step, 10)  # warm-up: caches, allocator, lazy initialisation
             best = dict.fromkeys(steps, 0.0)
@@ -164,9 +168,11 @@ def main() -> None:
             ratio = best["sweepnet"] / best["torch"]
             passed &= ratio >= GOAL
             print(f"{rule}: " + ", ".join(f"{name} {rate:,.0f} samples/s" for name, rate in best.items()))
-            print(f"  sweepnet / torch = {ratio:.2f}x (goal >= {GOAL}x: {'PASS' if ratio >= GOAL else 'FAIL'}); "
-                  f"numpy / torch = {best['numpy'] / best['torch']:.2f}x; "
-                  f"sweepnet / numpy = {best['sweepnet'] / best['numpy']:.2f}x")
+            print(
+                f"  sweepnet / torch = {ratio:.2f}x (goal >= {GOAL}x: {'PASS' if ratio >= GOAL else 'FAIL'}); "
+                f"numpy / torch = {best['numpy'] / best['torch']:.2f}x; "
+                f"sweepnet / numpy = {best['sweepnet'] / best['numpy']:.2f}x"
+            )
     print("PASS" if passed else "FAIL")
 
 

@@ -150,9 +150,11 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         (base_wall, base_cpu), (wall, cpu) = store_seconds(Path(folder), args.store_trials)
-    print(f"store, one trial: {base_wall * 1e3:.0f} ms wall, {base_cpu * 1e3:.0f} ms CPU for its epochs; "
-          f"{wall * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms CPU with 1000 iteration/loss points "
-          f"(CPU ratio {cpu / base_cpu:.2f})")
+    print(
+        f"store, one trial: {base_wall * 1e3:.0f} ms wall, {base_cpu * 1e3:.0f} ms CPU for its epochs; "
+        f"{wall * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms CPU with 1000 iteration/loss points "
+        f"(CPU ratio {cpu / base_cpu:.2f})"
+    )
     return 0 if ratio <= GOAL_RATIO else 1
 
 

@@ -421,4 +421,3 @@ class SweepDriver:
         except Exception as err:  # a broken tracker must not strand running trials
             message = str(err) if isinstance(err, SweepnetError) else f"{type(err).__name__}: {err}"
             self._hook_errors[f"{name}: {' '.join(message.split())}"] = None
-

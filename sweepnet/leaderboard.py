@@ -46,6 +46,7 @@ def rank(entries: Iterable[Entry], metric: str, mode: str) -> list[Entry]:
     (the better fit of the same validation score), then the searcher's order.
     """
     entries = list(entries)
+
     def order(entry: Entry) -> tuple[float, float, float, int]:
         spec, result = entry
         value = result.metrics[metric]

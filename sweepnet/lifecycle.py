@@ -90,4 +90,3 @@ class LifecycleHooks:
         message = f"{problem}; disabled for the rest of the sweep"
         self.errors.append(message)
         warnings.warn(message, PluginWarning, stacklevel=4)
-

@@ -48,7 +48,7 @@ from sweepnet.schema import (
     parse_named,
     setup_trial,
 )
-from sweepnet.search import Pruner, SearchSpace, Searcher, StopCriteria
+from sweepnet.search import Pruner, Searcher, SearchSpace, StopCriteria
 from sweepnet.yamlfile import parse_yaml, read_sweep_file
 
 __all__ = ["SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]

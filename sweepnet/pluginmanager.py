@@ -358,4 +358,3 @@ def get_plugin_manager() -> PluginManager:
 def get_registries() -> Registries:
     """The process-wide registries, built once per process from :func:`get_plugin_manager`."""
     return get_plugin_manager().build_registries()
-

@@ -521,7 +521,9 @@ class _Pool:
             return
         del self._slots[index]
         if not self._slots:
-            raise SweepnetError(f"no Ray worker could start; the last error was {one_line(failed_start) if failed_start else 'unknown'}")
+            raise SweepnetError(
+                f"no Ray worker could start; the last error was {one_line(failed_start) if failed_start else 'unknown'}"
+            )
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -688,4 +690,3 @@ class _Background(Generic[_T]):
         """Raise what ``call()`` raised if it has already ended so; return at once otherwise."""
         if not self._thread.is_alive() and isinstance(self._outcome[0], BaseException):
             raise self._outcome[0]
-

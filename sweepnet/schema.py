@@ -297,9 +297,7 @@ def setup_trial(config: Any, registries: Registries) -> TrialSetup:
     return TrialSetup(sweep, model, model_options, update_rule, optim_config)
 
 
-def parse_named(
-    section: str | dict[str, Any], registry: Registry, field: str
-) -> tuple[Component, BaseModel | None]:
+def parse_named(section: str | dict[str, Any], registry: Registry, field: str) -> tuple[Component, BaseModel | None]:
     """Look up ``{name: <component>, <options>...}`` (or just the name) and validate its options.
 
     Parameters
@@ -389,11 +387,13 @@ def refuse_conversions(raw: Any, validated: Any, field: str) -> None:
         children: list[tuple[str, Any, Any]] = []
         if isinstance(value, BaseModel) and isinstance(written, dict):
             fields = type(value).model_fields
-            children = [(_join(path, [key]), item, getattr(value, key)) for key, item in written.items() if key in fields]
+            children = [
+                (_join(path, [key]), item, getattr(value, key)) for key, item in written.items() if key in fields
+            ]
         elif isinstance(value, dict) and isinstance(written, dict):
             children = [(_join(path, [key]), item, value[key]) for key, item in written.items() if key in value]
         elif isinstance(value, list | tuple) and isinstance(written, list | tuple) and len(value) == len(written):
-            children = [(_join(path, [i]), *pair) for i, pair in enumerate(zip(written, value))]
+            children = [(_join(path, [i]), *pair) for i, pair in enumerate(zip(written, value, strict=False))]
         else:
             reason = _conversion(written, value)
             if reason:

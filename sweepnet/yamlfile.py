@@ -96,7 +96,9 @@ class SweepLoader(yaml.SafeLoader):
             target = self.anchors.get(event.anchor)
             if target is not None and id(target) not in self._measured:
                 raise _Refused(
-                    None, None, f"the alias *{event.anchor} is inside the value it refers to (a recursive alias)",
+                    None,
+                    None,
+                    f"the alias *{event.anchor} is inside the value it refers to (a recursive alias)",
                     event.start_mark,
                 )
             if target is not None:
@@ -125,13 +127,17 @@ class SweepLoader(yaml.SafeLoader):
         if isinstance(node, yaml.ScalarNode):
             self._measured[id(node)] = (1, 1)
             return
-        children = [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else node.value
+        children = (
+            [child for pair in node.value for child in pair] if isinstance(node, yaml.MappingNode) else node.value
+        )
         sizes = [self._measured[id(child)] for child in children]
         values = 1 + sum(size for size, _ in sizes)
         depth = 1 + max((depth for _, depth in sizes), default=0)
         if depth > MAX_DEPTH:
             raise _Refused(
-                None, None, f"values are nested deeper than {MAX_DEPTH} levels once aliases are expanded",
+                None,
+                None,
+                f"values are nested deeper than {MAX_DEPTH} levels once aliases are expanded",
                 node.start_mark,
             )
         self._measured[id(node)] = (values, depth)

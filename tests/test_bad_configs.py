@@ -97,7 +97,12 @@ def _run_all(command: str) -> dict:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     done = subprocess.run(
         [sys.executable, "-c", _RUN_ALL.format(limit=_ADDRESS_SPACE), command, *HOSTILE],
-        cwd=CORPUS, input=arguments, capture_output=True, text=True, env=env, timeout=_SECONDS * len(HOSTILE),
+        cwd=CORPUS,
+        input=arguments,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=_SECONDS * len(HOSTILE),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.splitlines()[-1])
@@ -133,7 +138,10 @@ def test_sweep_refuses_hostile_files_before_any_trial(tmp_path, name):
     start = time.monotonic()
     done = subprocess.run(
         [sys.executable, "-c", _SWEEP_AND_RECORD_PEAK, str(peak_file), str(CORPUS / name), *extra],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     seconds = time.monotonic() - start
     assert done.returncode == 2, done.stderr[-3000:]
@@ -143,9 +151,7 @@ def test_sweep_refuses_hostile_files_before_any_trial(tmp_path, name):
     assert not (tmp_path / "sweepnet-results").exists() or not any((tmp_path / "sweepnet-results").iterdir())
 
 
-@pytest.mark.parametrize(
-    "name", ["hostile_hidden_dims_20000000.yaml", "hostile_batch_size_above_training_split.yaml"]
-)
+@pytest.mark.parametrize("name", ["hostile_hidden_dims_20000000.yaml", "hostile_batch_size_above_training_split.yaml"])
 def test_sweep_refuses_what_the_data_shows_bad_before_ray_starts(tmp_path, name):
     """Issue 19 part 4: exit 2 within seconds, not after Ray's start (20 s and more under load)."""
     expected, extra = expectation(CORPUS / name)
@@ -154,7 +160,10 @@ def test_sweep_refuses_what_the_data_shows_bad_before_ray_starts(tmp_path, name)
         start = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-c", _RUN_AND_SAY_IF_RAY_STARTED, *command, str(CORPUS / name), *extra],
-            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode == 2 and expected in done.stderr and done.stderr.count("\n") == 1, done.stderr[-3000:]
         return time.monotonic() - start, done

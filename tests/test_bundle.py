@@ -115,11 +115,17 @@ def _tampered(tmp_path: Path, how: str) -> Path:
 @pytest.mark.parametrize(
     ("how", "message"),
     [
-        ("object array", r"object array.npz: 'params/W1' is pickled data \(sweepnet never unpickles a model file\), "
-                         r"not a plain array; refusing to load it$"),
+        (
+            "object array",
+            r"object array.npz: 'params/W1' is pickled data \(sweepnet never unpickles a model file\), "
+            r"not a plain array; refusing to load it$",
+        ),
         ("pickle member", r"pickle member.npz: holds 'weights.pkl', which is not an array; refusing to load it$"),
-        ("pickle file", r"pickle file.npz: pickled data \(sweepnet never unpickles a model file\), not a sweepnet "
-                        r"model file \(.npz\); refusing to load it$"),
+        (
+            "pickle file",
+            r"pickle file.npz: pickled data \(sweepnet never unpickles a model file\), not a sweepnet "
+            r"model file \(.npz\); refusing to load it$",
+        ),
         ("one array", r"one array.npz.npy: a single array, not a sweepnet model file"),
         ("text array", r"text array.npz: 'params/W1' holds <U3 values, not numbers; refusing to load it"),
         ("cut short", r"cut short.npz: cannot read it as a model file"),

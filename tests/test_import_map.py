@@ -261,9 +261,7 @@ def test_a_tree_that_follows_its_map_passes(tmp_path):
 def test_relative_and_type_checking_imports_are_resolved(tmp_path):
     root = make_tree(tmp_path)
     modules = module_files(root)
-    found = {
-        (imp.target, imp.lazy) for imp in imports_of("sweepnet.plan", modules["sweepnet.plan"], modules)
-    }
+    found = {(imp.target, imp.lazy) for imp in imports_of("sweepnet.plan", modules["sweepnet.plan"], modules)}
     assert found == {
         ("typing", False),
         ("sweepnet.errors", False),

@@ -263,7 +263,9 @@ def test_the_probes_find_the_largest_option_of_a_choice_of_numbers(builtin_regis
         search: {num_samples: 1}
     """
     plan = make(text, registries=builtin_registries)
-    with pytest.raises(ConfigError, match=r"fc would have 401,520,010 parameters.*\(at model\.hidden_dims\[0\] = 20000"):
+    with pytest.raises(
+        ConfigError, match=r"fc would have 401,520,010 parameters.*\(at model\.hidden_dims\[0\] = 20000"
+    ):
         plan.check(plan.load_dataset())  # no single-parameter probe takes 20000 twice: the high corner does
 
 
@@ -285,10 +287,18 @@ def test_a_trial_above_the_budget_is_refused_once_the_data_is_known(builtin_regi
 @pytest.mark.parametrize(
     ("lines", "field", "reason"),
     [
-        ("solver: {batch_size: 1258}", "solver.batch_size", "1258 is larger than the 1257 training samples of 'digits'"),
+        (
+            "solver: {batch_size: 1258}",
+            "solver.batch_size",
+            "1258 is larger than the 1257 training samples of 'digits'",
+        ),
         ("solver: {batch_size: {choice: [16, 2000]}}", "solver.batch_size", "2000 is larger than the 1257"),
         ("data: {name: digits, cv: 4}\nsolver: {batch_size: 1000}", "solver.batch_size", "than the 942 training"),
-        ("data: {name: digits, num_train: 100}\nsolver: {batch_size: 128}", "solver.batch_size", "than the 100 training"),
+        (
+            "data: {name: digits, num_train: 100}\nsolver: {batch_size: 128}",
+            "solver.batch_size",
+            "than the 100 training",
+        ),
     ],
 )
 def test_check_refuses_a_batch_larger_than_the_training_data(builtin_registries, lines, field, reason):
@@ -299,9 +309,13 @@ def test_check_refuses_a_batch_larger_than_the_training_data(builtin_registries,
 
 
 def test_a_batch_as_large_as_the_training_split_is_fine(builtin_registries):
-    plan = make("name: a\nmodel: {name: softmax, batch_size: 1257}\nsearch: {num_samples: 1}\n", registries=builtin_registries)
+    plan = make(
+        "name: a\nmodel: {name: softmax, batch_size: 1257}\nsearch: {num_samples: 1}\n", registries=builtin_registries
+    )
     plan.check(plan.load_dataset())
-    plan = make("name: a\nmodel: {name: softmax, batch_size: 1258}\nsearch: {num_samples: 1}\n", registries=builtin_registries)
+    plan = make(
+        "name: a\nmodel: {name: softmax, batch_size: 1258}\nsearch: {num_samples: 1}\n", registries=builtin_registries
+    )
     with pytest.raises(ConfigError, match=r"sweep\.yaml: model\.batch_size: 1258 is larger"):
         plan.check(plan.load_dataset())
 

@@ -199,4 +199,3 @@ def test_a_file_that_cannot_become_its_model_is_named(recorded_sweep, tmp_path):
         Predictor(blind, source="here")
     meta = DatasetMeta("digits", "classification", (64,), num_classes=10)
     assert Predictor(ModelBundle(bundle.weights, bundle.state, bundle.config, meta)).input_shape == (64,)
-

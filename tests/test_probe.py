@@ -84,7 +84,12 @@ def test_the_high_corner_takes_every_parameter_at_its_highest_at_once():
         }
     )
     probes = [probe.params for probe in probe_points(space)]
-    corner = {"model.hidden_dims[0]": 40000, "model.hidden_dims[1]": 20000, "model.norm": "batchnorm", "model.flag": False}
+    corner = {
+        "model.hidden_dims[0]": 40000,
+        "model.hidden_dims[1]": 20000,
+        "model.norm": "batchnorm",
+        "model.flag": False,
+    }
     assert probes[1] == corner  # text and booleans keep their first option
     assert sum(probe == corner for probe in probes) == 1  # probed once
     described = Probe(corner, {}).describe("model")
@@ -93,7 +98,9 @@ def test_the_high_corner_takes_every_parameter_at_its_highest_at_once():
 
 def test_a_space_with_too_many_candidates_is_refused_before_any_probe():
     lists = [{"choice": list(range(1, 1001))} for _ in range(2)]
-    with pytest.raises(ConfigError, match=r"the search spaces have 2,000 options and range ends in all; at most 1,998") as info:
+    with pytest.raises(
+        ConfigError, match=r"the search spaces have 2,000 options and range ends in all; at most 1,998"
+    ) as info:
         next(probe_points(SearchSpace({"model": {"hidden_dims": lists}})))
     assert info.value.field == "model.hidden_dims[0]"
     assert MAX_PROBES == 2000

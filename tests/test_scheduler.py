@@ -388,7 +388,9 @@ def test_a_local_ray_instance_that_does_not_come_up_is_one_line(monkeypatch):
     monkeypatch.setattr(ray, "init", timed_out)
     monkeypatch.setattr(scheduler, "_local_node", contextlib.nullcontext)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    with pytest.raises(SweepnetError, match=r"^could not start a local Ray instance: Exception: The current node timed out"):
+    with pytest.raises(
+        SweepnetError, match=r"^could not start a local Ray instance: Exception: The current node timed out"
+    ):
         scheduler._connect(None, dashboard=False)
     with pytest.raises(Exception, match="timed out") as raised:  # a cluster's own errors are not renamed
         scheduler._connect("127.0.0.1:6379", dashboard=False)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform != "linux", reason="reads sockets with psutil on Linux")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads sockets with psutil on Linux"),
+]
 
 SWEEP = """\
 name: loopback
@@ -45,7 +47,10 @@ def sweep_file(tmp_path: Path) -> Path:
 def _start(sweep_file: Path, *options: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "sweepnet", "sweep", str(sweep_file), "--max-concurrent", "1", *options],
-        cwd=sweep_file.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=sweep_file.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

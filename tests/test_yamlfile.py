@@ -70,7 +70,7 @@ def test_loader_is_a_safe_loader():
 
 def test_an_alias_bomb_is_refused_while_composing_before_anything_is_built():
     rows = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for previous, name in zip("abcdefgh", "bcdefghi"):
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
         rows.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
     with pytest.raises(ConfigError, match=r"^laughs\.yaml:\d+:\d+: more than 20,000 values once its aliases"):
         parse_yaml("\n".join(rows), "laughs.yaml")
@@ -108,8 +108,13 @@ def test_nesting_through_aliases_counts_the_expanded_depth():
 
 @pytest.mark.parametrize(
     ("text", "kind"),
-    [("? [a, b]\n: 1", "a list ['a', 'b']"), ("{1: x}", "int 1 (quote it)"), ("yes: 1", "bool True (quote it)"),
-     ("~: 1", "NoneType None (quote it)"), ("? {a: 1}\n: 2", "a mapping {'a': 1}")],
+    [
+        ("? [a, b]\n: 1", "a list ['a', 'b']"),
+        ("{1: x}", "int 1 (quote it)"),
+        ("yes: 1", "bool True (quote it)"),
+        ("~: 1", "NoneType None (quote it)"),
+        ("? {a: 1}\n: 2", "a mapping {'a': 1}"),
+    ],
 )
 def test_keys_must_be_text(text, kind):
     with pytest.raises(ConfigError, match=re.escape(f"invalid YAML: a key must be text, got {kind}")):

@@ -44,8 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "ui",
         help="browse the recorded sweeps in the MLflow UI",
-        description="Start the MLflow UI on 127.0.0.1 against the tracking store the sweeps write to; "
-        "Ctrl-C stops it.",
+        description="Start the MLflow UI on 127.0.0.1 against the tracking store the sweeps write to; Ctrl-C stops it.",
     )
     parser.add_argument(
         "--tracking-uri",

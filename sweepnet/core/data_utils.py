@@ -248,9 +248,7 @@ def get_CIFAR10_data(
     }
 
 
-def save_CIFAR_batch(
-    path: str | os.PathLike, data: np.ndarray, labels: np.ndarray, batch_label: str = "batch"
-) -> None:
+def save_CIFAR_batch(path: str | os.PathLike, data: np.ndarray, labels: np.ndarray, batch_label: str = "batch") -> None:
     """Write a batch exactly like the originals: a protocol-2 pickle of a dict with bytes keys.
 
     Parameters

@@ -171,8 +171,7 @@ def conv_forward_fast(
     x, w, b = _as_float_arrays(x, w, b, layout="rows")  # x may be a conv's transposed output
     if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1] or b.shape != w.shape[:1]:
         raise ValueError(
-            f"expected x (N, C, H, W), w (F, C, HH, WW) and b (F,), "
-            f"got {x.shape}, {w.shape} and {b.shape}"
+            f"expected x (N, C, H, W), w (F, C, HH, WW) and b (F,), got {x.shape}, {w.shape} and {b.shape}"
         )
     n, f = x.shape[0], w.shape[0]
     out_h = _out_size(x.shape[2], w.shape[2], pad, stride)
@@ -437,6 +436,8 @@ def _as_float_arrays(*arrays: np.ndarray, layout: str = "C") -> tuple[np.ndarray
     if layout == "C":
         return tuple(np.ascontiguousarray(a) for a in arrays)
     if layout == "rows":
-        return tuple(a if a.ndim == 0 or a.shape[-1] < 2 or a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
-                     for a in arrays)
+        return tuple(
+            a if a.ndim == 0 or a.shape[-1] < 2 or a.strides[-1] == a.itemsize else np.ascontiguousarray(a)
+            for a in arrays
+        )
     return arrays

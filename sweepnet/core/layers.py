@@ -362,9 +362,7 @@ def spatial_groupnorm_forward(
         raise ValueError(f"the number of groups G={G} must divide the number of channels C={c}")
     groups = x.reshape(n * G, -1)
     eps = gn_param.get("eps", 1e-5)
-    xhat, inv_std = _standardize(
-        groups, groups.mean(axis=1, keepdims=True), groups.var(axis=1, keepdims=True), eps
-    )
+    xhat, inv_std = _standardize(groups, groups.mean(axis=1, keepdims=True), groups.var(axis=1, keepdims=True), eps)
     xhat = xhat.reshape(x.shape)
     out = gamma.reshape(1, c, 1, 1) * xhat + beta.reshape(1, c, 1, 1)
     return out, (xhat, inv_std, gamma, G)
@@ -387,9 +385,7 @@ def spatial_groupnorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarr
     return dx.reshape(dout.shape), dgamma, dbeta
 
 
-def _standardize(
-    x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float
-) -> tuple[np.ndarray, np.ndarray]:
+def _standardize(x: np.ndarray, mean: np.ndarray, var: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
     """``(x - mean) / sqrt(var + eps)``; returns ``(xhat, inv_std)``, broadcasting as given."""
     inv_std = 1 / np.sqrt(var + eps)
     return (x - mean) * inv_std, inv_std

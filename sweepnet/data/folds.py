@@ -28,6 +28,4 @@ def kfold_indices(
     if not 2 <= k <= len(y):
         raise ValueError(f"k must be between 2 and the {len(y)} samples, got {k}")
     splitter = (StratifiedKFold if stratified else KFold)(n_splits=k, shuffle=True, random_state=seed)
-    return tuple(
-        (train.astype(np.int64), val.astype(np.int64)) for train, val in splitter.split(np.zeros(len(y)), y)
-    )
+    return tuple((train.astype(np.int64), val.astype(np.int64)) for train, val in splitter.split(np.zeros(len(y)), y))

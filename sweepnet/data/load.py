@@ -61,6 +61,5 @@ def _check_contract(dataset: Dataset, name: str) -> None:
         X, y = getattr(dataset, f"X_{split}"), getattr(dataset, f"y_{split}")
         if X.shape[1:] != shape or len(X) != len(y):
             raise PluginError(
-                f"dataset plugin {name!r}: X_{split} {X.shape} and y_{split} {y.shape} do not match "
-                f"input_shape {shape}"
+                f"dataset plugin {name!r}: X_{split} {X.shape} and y_{split} {y.shape} do not match input_shape {shape}"
             )

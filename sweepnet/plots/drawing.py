@@ -83,7 +83,7 @@ def log_scale(axes: Axes, which: str = "x") -> None:
 
     axis = axes.xaxis if which == "x" else axes.yaxis
     (axes.set_xscale if which == "x" else axes.set_yscale)("log")
-    low, high = (axes.get_xlim() if which == "x" else axes.get_ylim())
+    low, high = axes.get_xlim() if which == "x" else axes.get_ylim()
     if low > 0 and high / low < 1e3:  # wider ranges get matplotlib's labels, one per decade
         axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(FuncFormatter(lambda value, _: value_label(float(value))))

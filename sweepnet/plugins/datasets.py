@@ -352,7 +352,10 @@ def _generate(options: SyntheticOptions, n: int) -> tuple[np.ndarray, np.ndarray
         from sklearn.datasets import make_blobs
 
         return make_blobs(
-            n, options.num_features, centers=options.num_classes, cluster_std=options.cluster_std,
+            n,
+            options.num_features,
+            centers=options.num_classes,
+            cluster_std=options.cluster_std,
             random_state=options.seed,
         )
     X = rng.standard_normal((n, options.num_features))

@@ -9,6 +9,7 @@ a model needs vectors.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Annotated, ClassVar, Literal
 
@@ -61,7 +62,7 @@ class FullyConnectedNetPlugin(ModelPlugin["FullyConnectedNetPlugin.Options"]):
     def count_params(self, options: Options, meta: DatasetMeta) -> int:
         """Weights and biases of every affine layer, plus a scale and shift per normalised unit."""
         dims = [math.prod(meta.input_shape), *options.hidden_dims, num_outputs(meta)]
-        affine = sum((fan_in + 1) * fan_out for fan_in, fan_out in zip(dims, dims[1:]))
+        affine = sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(dims))
         return affine + (2 * sum(options.hidden_dims) if options.normalization else 0)
 
     def build(

@@ -217,7 +217,8 @@ def _parse_categorical(keyword: str, args: Any, path: str) -> Categorical:
         raise ConfigError(path, f"{keyword} takes a non-empty list of options, got {_short(args)}")
     if len(args) > MAX_OPTIONS:
         raise ConfigError(
-            path, f"{keyword} has {len(args):,} options; at most {MAX_OPTIONS:,} (a range such as randint takes any number)"
+            path,
+            f"{keyword} has {len(args):,} options; at most {MAX_OPTIONS:,} (a range such as randint takes any number)",
         )
     for option in args:
         if isinstance(option, dict) and len(option) == 1 and next(iter(option)) in SPACE_KEYWORDS:

@@ -26,6 +26,7 @@ Layout, one MLflow experiment per sweep ``name`` (tagged ``mlflow.experimentKind
 Final metrics carry the ``final/`` prefix so that a per-epoch series (``val_acc`` at each
 step) and the trial's result (its best ``val_acc``) never share a key.
 """
+
 from __future__ import annotations
 
 import json

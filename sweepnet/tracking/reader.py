@@ -232,9 +232,7 @@ def _artifact_bytes(uri: str, parent: ParentRun, path: str) -> bytes | None:
         raise TrackingError(f"tracking store {uri}: {one_line(err)}") from err
 
 
-def read_record(
-    uri: str, name: str, *, histories: bool, sweep_config: dict | None = None
-) -> SweepRecord | None:
+def read_record(uri: str, name: str, *, histories: bool, sweep_config: dict | None = None) -> SweepRecord | None:
     """The record of sweep ``name`` in the store at ``uri``, or None when the store (or the sweep)
     does not exist; ``sweep_config`` rebuilds the configs of trials too long for a tag."""
     if is_sqlite_missing(uri):

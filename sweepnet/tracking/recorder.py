@@ -111,7 +111,9 @@ class SweepRecorder:
         with store_errors(self.uri):
             self.experiment_id = _experiment(self.client, sweep.name, self.uri)
             self._open_parent(previous)
-        self._top = leaderboard.rank([e for e in self._previous.values() if leaderboard.can_rank(e[1], sweep.metric)], sweep.metric, sweep.mode)
+        self._top = leaderboard.rank(
+            [e for e in self._previous.values() if leaderboard.can_rank(e[1], sweep.metric)], sweep.metric, sweep.mode
+        )
         self._top = self._top[:KEPT_MODELS]  # the best trials so far: a trial ranking among them keeps its weights
         self._queue = WriteBehind(open_backend(self.client, self.experiment_id, self._run_ids), name=sweep.name)
         config_yaml = yaml.safe_dump(sweep.config, sort_keys=False).encode()
@@ -389,4 +391,3 @@ def _data_meta_json(meta: DatasetMeta | None) -> dict[str, bytes]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-

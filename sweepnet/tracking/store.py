@@ -195,4 +195,3 @@ def store_errors(uri: str) -> Iterator[None]:
 def safe_name(name: str) -> str:
     """``name`` with every character but letters, digits, ``_ . -`` replaced by ``_`` (for file names)."""
     return re.sub(r"[^\w.-]", "_", name)
-

@@ -27,8 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sweepnet.tracking.backend import RunWrite, open_backend
 from sweepnet.errors import one_line
+from sweepnet.tracking.backend import RunWrite, open_backend
 from sweepnet.tracking.store import TrackingError, absolute, client, safe_name, sqlite_path, store_errors
 
 __all__ = ["replay_unwritten", "save_unwritten", "unwritten_folders"]

@@ -18,8 +18,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from sweepnet.tracking.backend import Backend, RunWrite
 from sweepnet.errors import one_line
+from sweepnet.tracking.backend import Backend, RunWrite
 
 __all__ = ["BATCH_INTERVAL", "GATHER_S", "WriteBehind"]
 

@@ -99,7 +99,9 @@ def test_nothing_left_on_sqlite_loads_neither_mlflow_nor_the_data_and_leaves_the
         status = main(["resume", "finished", "--tracking-uri", {finished_sweep!r}])
         print("exit", status, "mlflow imported:", "mlflow" in sys.modules)
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
+    )
     assert done.returncode == 0, done.stderr
     assert "3 trials (3 completed)" in done.stdout and "best: trial 2" in done.stdout
     assert "exit 0 mlflow imported: False" in done.stdout

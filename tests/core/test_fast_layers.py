@@ -74,12 +74,14 @@ def _path_cases(cases):
 
 CONV_PATH_CASES = _path_cases(CONV_CASES)
 # Layers with the channel counts of real nets, where float32 sums are long.
-FLOAT32_PATH_CASES = _path_cases([
-    ((3, 32, 9, 8, 5, 3, 3), 1, 1),
-    ((1, 16, 7, 6, 8, 3, 3), 1, 0),
-    ((2, 64, 5, 5, 4, 3, 3), 1, 2),
-    ((2, 8, 9, 9, 3, 5, 5), 2, 2),
-])
+FLOAT32_PATH_CASES = _path_cases(
+    [
+        ((3, 32, 9, 8, 5, 3, 3), 1, 1),
+        ((1, 16, 7, 6, 8, 3, 3), 1, 0),
+        ((2, 64, 5, 5, 4, 3, 3), 1, 2),
+        ((2, 8, 9, 9, 3, 5, 5), 2, 2),
+    ]
+)
 # (x shape, pool_height, pool_width, stride, whether the windows tile the input: the "reshape" path)
 POOL_CASES = [
     ((2, 3, 8, 8), 2, 2, 2, True),
@@ -141,8 +143,14 @@ def test_missing_extension_raises_import_error_saying_how_to_build(monkeypatch):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
-    hh=st.integers(1, 4), ww=st.integers(1, 4), pad=st.integers(0, 3), stride=st.integers(1, 4),
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    hh=st.integers(1, 4),
+    ww=st.integers(1, 4),
+    pad=st.integers(0, 3),
+    stride=st.integers(1, 4),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_col2im_is_the_adjoint_of_im2col(n, c, h, w, hh, ww, pad, stride, seed):
@@ -163,10 +171,12 @@ def test_im2col_matches_a_direct_unfold(rng):
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     out_h, out_w = (5 + 2 * pad - hh) // stride + 1, (6 + 2 * pad - ww) // stride + 1
     positions = list(itertools.product(range(2), range(out_h), range(out_w)))  # (n, i, j), column order
-    expected = np.array([
-        [x_pad[n, c, i * stride + kh, j * stride + kw] for n, i, j in positions]
-        for c, kh, kw in itertools.product(range(3), range(hh), range(ww))  # row order
-    ])
+    expected = np.array(
+        [
+            [x_pad[n, c, i * stride + kh, j * stride + kw] for n, i, j in positions]
+            for c, kh, kw in itertools.product(range(3), range(hh), range(ww))  # row order
+        ]
+    )
     np.testing.assert_array_equal(cols, expected)
 
 
@@ -219,7 +229,7 @@ def test_conv_fast_matches_naive_in_float64(rng, small_blocks, shape, stride, pa
     assert cache[0] == path
     dout = rng.standard_normal(out.shape)
     fast = (out, *conv_backward_fast(dout, cache))
-    for got, want in zip(fast, (naive_out, *conv_backward_naive(dout, naive_cache))):
+    for got, want in zip(fast, (naive_out, *conv_backward_naive(dout, naive_cache)), strict=True):
         assert got.shape == want.shape and got.dtype == np.float64
         assert rel_error(got, want) < NAIVE_TOL
 
@@ -233,7 +243,7 @@ def test_conv_fast_in_float32_stays_float32_and_within_float32_rounding(rng, sma
     with use_paths(conv=path):
         out, cache = conv_forward_fast(*(a.astype(np.float32) for a in (x, w, b)), conv_param)
     fast = (out, *conv_backward_fast(dout.astype(np.float32), cache))
-    for got, want in zip(fast, (expected, *conv_backward_naive(dout, naive_cache))):
+    for got, want in zip(fast, (expected, *conv_backward_naive(dout, naive_cache)), strict=True):
         assert got.dtype == np.float32
         assert _norm_error(got, want) < FLOAT32_TOL
 
@@ -252,7 +262,7 @@ def test_conv_fast_numerical_gradients(rng, small_blocks, shape, pad, path):
             eval_numerical_gradient_array(lambda v: conv_forward_fast(x, v, b, conv_param)[0], w, dout),
             eval_numerical_gradient_array(lambda v: conv_forward_fast(x, w, v, conv_param)[0], b, dout),
         )
-    for grad, expected in zip(analytic, numerical):
+    for grad, expected in zip(analytic, numerical, strict=True):
         assert rel_error(grad, expected) < GRAD_TOL
 
 
@@ -279,11 +289,12 @@ def test_conv_backward_fast_takes_dout_in_any_layout_and_dtype(rng, path):
     reversed_rows = dout[..., ::-1].copy()[..., ::-1]  # no contiguous axis
     expected = conv_backward_naive(dout, naive_cache)
     for upstream in (dout, like_out, reversed_rows, np.asfortranarray(dout)):
-        for got, want in zip(conv_backward_fast(upstream, cache), expected):
+        for got, want in zip(conv_backward_fast(upstream, cache), expected, strict=True):
             assert rel_error(got, want) < NAIVE_TOL
     dout32 = dout.astype(np.float32)  # cast to x's float64: computed as the same values in float64
-    for got, want in zip(conv_backward_fast(dout32, cache), conv_backward_naive(dout32.astype(np.float64),
-                                                                                naive_cache)):
+    for got, want in zip(
+        conv_backward_fast(dout32, cache), conv_backward_naive(dout32.astype(np.float64), naive_cache), strict=False
+    ):
         assert got.dtype == np.float64 and rel_error(got, want) < NAIVE_TOL
 
 
@@ -300,10 +311,15 @@ def test_conv_fast_takes_read_only_and_non_contiguous_inputs(rng, path):
         # The next layer's input is often the previous conv's transposed output.
         chained, _ = conv_forward_fast(np.maximum(out, 0), np.ones((2, 4, 3, 3)), np.zeros(2), conv_param)
     assert rel_error(out, expected) < NAIVE_TOL
-    assert rel_error(chained, conv_forward_naive(np.maximum(expected, 0), np.ones((2, 4, 3, 3)), np.zeros(2),
-                                                 conv_param)[0]) < NAIVE_TOL
-    for got, want in zip(conv_backward_fast(np.ones_like(out), cache),
-                         conv_backward_naive(np.ones_like(out), naive_cache)):
+    assert (
+        rel_error(
+            chained, conv_forward_naive(np.maximum(expected, 0), np.ones((2, 4, 3, 3)), np.zeros(2), conv_param)[0]
+        )
+        < NAIVE_TOL
+    )
+    for got, want in zip(
+        conv_backward_fast(np.ones_like(out), cache), conv_backward_naive(np.ones_like(out), naive_cache), strict=False
+    ):
         assert rel_error(got, want) < NAIVE_TOL
 
 
@@ -315,7 +331,7 @@ def test_conv_fast_leaves_its_inputs_unchanged(rng, path):
     with use_paths(conv=path):
         _, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
     conv_backward_fast(dout, cache)
-    for array, copy in zip((x, w, b, dout), copies):
+    for array, copy in zip((x, w, b, dout), copies, strict=True):
         np.testing.assert_array_equal(array, copy)
 
 
@@ -333,7 +349,7 @@ def test_conv_fast_results_are_not_overwritten_by_later_calls(rng, path):
         for _ in range(3):
             other_out, other_cache = conv_forward_fast(-x, w, b, conv_param)
             conv_backward_fast(-dout, other_cache)
-    for array, copy in zip(held, copies):
+    for array, copy in zip(held, copies, strict=True):
         np.testing.assert_array_equal(array, copy)
 
 
@@ -344,7 +360,7 @@ def test_conv_backward_fast_gives_the_same_gradients_twice_from_one_cache(rng, p
         out, cache = conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
     dout = rng.standard_normal(out.shape)
     first = [a.copy() for a in conv_backward_fast(dout, cache)]
-    for got, want in zip(conv_backward_fast(dout, cache), first):
+    for got, want in zip(conv_backward_fast(dout, cache), first, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -377,8 +393,11 @@ def test_conv_fast_rejects_mismatched_channels(rng):
 
 @pytest.mark.parametrize(
     ("conv_param", "message"),
-    [({"stride": 1, "pad": 0}, "does not fit"), ({"stride": 0, "pad": 1}, "stride >= 1"),
-     ({"stride": 1, "pad": -1}, "pad >= 0")],
+    [
+        ({"stride": 1, "pad": 0}, "does not fit"),
+        ({"stride": 0, "pad": 1}, "stride >= 1"),
+        ({"stride": 1, "pad": -1}, "pad >= 0"),
+    ],
 )
 def test_conv_fast_rejects_bad_windows(rng, conv_param, message):
     x, w, b = _conv_inputs(rng, (1, 1, 3, 3, 1, 5, 5))
@@ -405,7 +424,7 @@ def test_conv_fast_is_right_in_concurrent_threads(rng):
             for _ in range(3):
                 out, cache = conv_forward_fast(x, w, b, conv_param)
                 got = (out, *conv_backward_fast(dout, cache))
-                errors.append(max(rel_error(g, e) for g, e in zip(got, expected)))
+                errors.append(max(rel_error(g, e) for g, e in zip(got, expected, strict=True)))
 
     threads = [threading.Thread(target=convolve, args=job) for job in jobs]
     for thread in threads:
@@ -522,8 +541,9 @@ def test_max_pool_fast_takes_any_layout_and_gives_dx_the_layout_of_x(rng):
     assert dx.transpose(1, 0, 2, 3).flags.c_contiguous
     np.testing.assert_array_equal(dx, max_pool_backward_naive(dout, naive_cache))
     strided = rng.standard_normal((2, 2, 9, 14))[:, :, ::-1, ::2]  # no contiguous axis at all
-    np.testing.assert_array_equal(max_pool_forward_fast(strided, pool_param)[0],
-                                  max_pool_forward_naive(strided, pool_param)[0])
+    np.testing.assert_array_equal(
+        max_pool_forward_fast(strided, pool_param)[0], max_pool_forward_naive(strided, pool_param)[0]
+    )
 
 
 @pytest.mark.parametrize(("shape", "ph", "pw", "stride", "tiled", "path"), POOL_PATH_CASES[::2])
@@ -539,8 +559,9 @@ def test_max_pool_fast_routes_one_gradient_per_window_to_the_first_maximum(shape
     np.testing.assert_array_equal(dx, expected)
 
 
-@pytest.mark.parametrize(("shape", "path"), [((2, 2, 6, 6), "reshape"), ((2, 2, 6, 6), "general"),
-                                             ((2, 2, 7, 6), "general")])
+@pytest.mark.parametrize(
+    ("shape", "path"), [((2, 2, 6, 6), "reshape"), ((2, 2, 6, 6), "general"), ((2, 2, 7, 6), "general")]
+)
 def test_max_pool_fast_propagates_nan_to_its_first_position(shape, path):
     x = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
     x[0, 0, 1, 0] = x[0, 0, 1, 1] = np.nan
@@ -590,14 +611,14 @@ def test_max_pool_fast_rejects_a_window_larger_than_the_input(rng):
 @pytest.mark.parametrize(("shape", "pad"), [((2, 3, 9, 8, 4, 3, 3), 1), ((2, 16, 7, 7, 8, 3, 3), 2)])
 def test_conv_fast_matches_torch_in_float64(torch, rng, small_blocks, shape, pad, path):
     ours, theirs = _conv_and_torch_conv(torch, rng, shape, pad, path, np.float64)
-    for got, want in zip(ours, theirs):
+    for got, want in zip(ours, theirs, strict=True):
         assert rel_error(got, want) < NAIVE_TOL
 
 
 @pytest.mark.parametrize("path", CONV_PATHS)
 def test_conv_fast_matches_torch_in_float32(torch, rng, small_blocks, path):
     ours, theirs = _conv_and_torch_conv(torch, rng, (3, 32, 9, 8, 8, 3, 3), 1, path, np.float32)
-    for got, want in zip(ours, theirs):
+    for got, want in zip(ours, theirs, strict=True):
         assert got.dtype == want.dtype == np.float32
         assert _norm_error(got, want) < 2 * FLOAT32_TOL  # both within FLOAT32_TOL of the exact result
 

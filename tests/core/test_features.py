@@ -46,9 +46,7 @@ def test_hog_bins_a_diagonal_edge_at_135_degrees() -> None:
 def test_hog_of_gray_rgb_is_the_grayscale_hog_scaled_by_the_classic_luma_weights() -> None:
     gray = np.random.default_rng(1).uniform(0, 255, (32, 32))
     rgb = np.repeat(gray[:, :, np.newaxis], 3, axis=2)
-    np.testing.assert_allclose(
-        hog_feature(rgb), (0.299 + 0.587 + 0.144) * hog_feature(gray), rtol=1e-12, atol=1e-9
-    )
+    np.testing.assert_allclose(hog_feature(rgb), (0.299 + 0.587 + 0.144) * hog_feature(gray), rtol=1e-12, atol=1e-9)
 
 
 def test_hog_rejects_other_shapes() -> None:

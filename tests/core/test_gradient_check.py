@@ -84,9 +84,7 @@ def test_grad_check_sparse_reports_errors(rng, capsys):
     np.testing.assert_array_equal(x, original)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5
-    assert (
-        lines[0].startswith("numerical: ") and " analytic: " in lines[0] and ", relative error: " in lines[0]
-    )
+    assert lines[0].startswith("numerical: ") and " analytic: " in lines[0] and ", relative error: " in lines[0]
     wrong = grad_check_sparse(f, x, -np.cos(x), num_checks=5, seed=1)
     assert np.all(wrong > 0.99)
 

@@ -136,9 +136,7 @@ def test_conv_relu_pool(rng):
     expected, _ = max_pool_forward_naive(np.maximum(0, conv_forward_naive(x, w, b, CONV)[0]), POOL)
     assert out.shape == (2, 3, 4, 4)
     assert rel_error(out, expected) < 1e-12
-    assert_gradients(
-        conv_relu_pool_forward, conv_relu_pool_backward, [x, w, b, CONV, POOL], wrt=[0, 1, 2], rng=rng
-    )
+    assert_gradients(conv_relu_pool_forward, conv_relu_pool_backward, [x, w, b, CONV, POOL], wrt=[0, 1, 2], rng=rng)
 
 
 def test_float32_in_float32_out(rng):

@@ -118,9 +118,7 @@ def test_leaky_relu_slope_and_gradient():
     out, cache = leaky_relu_forward(x, alpha=0.1)
     np.testing.assert_allclose(out, [-0.2, -0.05, 0.5, 3.0])
     np.testing.assert_allclose(leaky_relu_backward(np.ones(4), cache), [0.1, 0.1, 1.0, 1.0])
-    assert_gradients(
-        lambda x: leaky_relu_forward(x, 0.3), leaky_relu_backward, [x], [0], np.random.default_rng(0)
-    )
+    assert_gradients(lambda x: leaky_relu_forward(x, 0.3), leaky_relu_backward, [x], [0], np.random.default_rng(0))
 
 
 def test_sigmoid_and_tanh_values_and_overflow():
@@ -238,9 +236,7 @@ def test_batchnorm_backward_and_alt(mode, rng):
         assert_gradients(batchnorm_forward, backward, [x, gamma, beta, bn_param], wrt=[0, 1, 2], rng=rng)
     dout = rng.standard_normal(x.shape)
     _, cache = batchnorm_forward(x, gamma, beta, bn_param)
-    for graph, closed in zip(
-        batchnorm_backward(dout, cache), batchnorm_backward_alt(dout, cache), strict=True
-    ):
+    for graph, closed in zip(batchnorm_backward(dout, cache), batchnorm_backward_alt(dout, cache), strict=True):
         assert rel_error(graph, closed) < 1e-12
 
 
@@ -272,9 +268,7 @@ def test_spatial_batchnorm_normalises_each_channel(rng):
     gamma, beta = np.array([3.0, 4.0, 5.0]), np.array([6.0, 7.0, 8.0])
     bn_param = {"mode": "train"}
     out, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
-    expected = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(
-        x.var(axis=(0, 2, 3), keepdims=True) + 1e-5
-    )
+    expected = (x - x.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
     np.testing.assert_allclose(out, gamma[:, None, None] * expected + beta[:, None, None])
     np.testing.assert_allclose(bn_param["running_mean"], 0.1 * x.mean(axis=(0, 2, 3)))
 

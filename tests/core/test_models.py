@@ -49,11 +49,13 @@ def test_two_layer_net_classic_reference() -> None:
     model.params["W2"] = np.linspace(-0.3, 0.4, num=h * c).reshape(h, c)
     model.params["b2"] = np.linspace(-0.9, 0.1, num=c)
     X = np.linspace(-5.5, 4.5, num=n * d).reshape(d, n).T
-    correct_scores = np.array([
-        [11.53165108, 12.2917344, 13.05181771, 13.81190102, 14.57198434, 15.33206765, 16.09215096],
-        [12.05769098, 12.74614105, 13.43459113, 14.1230412, 14.81149128, 15.49994135, 16.18839143],
-        [12.58373087, 13.20054771, 13.81736455, 14.43418138, 15.05099822, 15.66781506, 16.2846319],
-    ])
+    correct_scores = np.array(
+        [
+            [11.53165108, 12.2917344, 13.05181771, 13.81190102, 14.57198434, 15.33206765, 16.09215096],
+            [12.05769098, 12.74614105, 13.43459113, 14.1230412, 14.81149128, 15.49994135, 16.18839143],
+            [12.58373087, 13.20054771, 13.81736455, 14.43418138, 15.05099822, 15.66781506, 16.2846319],
+        ]
+    )
     assert np.abs(model.loss(X) - correct_scores).sum() < 1e-6
     y = np.array([0, 5, 1])
     assert abs(model.loss(X, y)[0] - 3.4702243556) < 1e-10
@@ -85,8 +87,16 @@ FC_VARIANTS = [
 def test_fully_connected_net_gradients(normalization: str | None, keep: float, loss: str, reg: float) -> None:
     X, y = _classification_batch()
     model = FullyConnectedNet(
-        [H1, H2], input_dim=D, num_classes=C, dropout_keep_ratio=keep, normalization=normalization,
-        reg=reg, weight_scale=5e-2, dtype=np.float64, seed=123, loss=loss,
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        dropout_keep_ratio=keep,
+        normalization=normalization,
+        reg=reg,
+        weight_scale=5e-2,
+        dtype=np.float64,
+        seed=123,
+        loss=loss,
     )
     # Batchnorm over 5 samples behind a dropout mask has large third derivatives: at h = 1e-5 the
     # centred difference's truncation error (O(h**2)) reaches 1e-8, so take a smaller step there.
@@ -96,8 +106,9 @@ def test_fully_connected_net_gradients(normalization: str | None, keep: float, l
 def test_fully_connected_net_regression_gradients_and_predictions() -> None:
     X, _ = _classification_batch()
     y = X @ np.linspace(-1, 1, D)
-    model = FullyConnectedNet([H1], input_dim=D, num_classes=1, reg=0.3, weight_scale=5e-2,
-                              dtype=np.float64, seed=123, loss="mse")
+    model = FullyConnectedNet(
+        [H1], input_dim=D, num_classes=1, reg=0.3, weight_scale=5e-2, dtype=np.float64, seed=123, loss="mse"
+    )
     _assert_gradients_match(model, X, y)
     predictions = model.loss(X)
     assert predictions.shape == (N, 1)
@@ -139,8 +150,9 @@ def test_l2_regularisation_applies_to_weights_only() -> None:
 def test_score_shapes_and_test_mode() -> None:
     X, y = _classification_batch()
     assert TwoLayerNet(input_dim=D, num_classes=C, seed=0).loss(X).shape == (N, C)
-    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, dropout_keep_ratio=0.5,
-                              normalization="batchnorm", seed=0)
+    model = FullyConnectedNet(
+        [H1, H2], input_dim=D, num_classes=C, dropout_keep_ratio=0.5, normalization="batchnorm", seed=0
+    )
     model.loss(X, y)  # a training call fills the running statistics
     running_mean = model.bn_params[0]["running_mean"].copy()
     scores = model.loss(X)
@@ -148,14 +160,22 @@ def test_score_shapes_and_test_mode() -> None:
     np.testing.assert_array_equal(model.bn_params[0]["running_mean"], running_mean)  # test mode
     np.testing.assert_array_equal(model.loss(X), scores)  # no dropout at test time
     images = np.random.default_rng(0).standard_normal((2, 3, 8, 8))
-    assert ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=6,
-                             num_classes=5, seed=0).loss(images).shape == (2, 5)
+    assert ThreeLayerConvNet(
+        input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=6, num_classes=5, seed=0
+    ).loss(images).shape == (2, 5)
 
 
 def test_float32_is_kept_throughout() -> None:
     X, y = _classification_batch()  # float64 inputs are cast, not promoted to
-    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization="batchnorm",
-                              dropout_keep_ratio=0.8, reg=np.float64(0.1), seed=0)
+    model = FullyConnectedNet(
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        normalization="batchnorm",
+        dropout_keep_ratio=0.8,
+        reg=np.float64(0.1),
+        seed=0,
+    )
     assert all(p.dtype == np.float32 for p in model.params.values())
     loss, grads = model.loss(X, y)
     assert np.isfinite(loss)
@@ -167,11 +187,14 @@ def test_float32_is_kept_throughout() -> None:
     assert all(g.dtype == np.float32 for g in grads.values())
 
 
-@pytest.mark.parametrize("make", [
-    lambda **kw: TwoLayerNet(input_dim=D, hidden_dim=H1, num_classes=C, **kw),
-    lambda **kw: FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, **kw),
-    lambda **kw: ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=6, **kw),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: TwoLayerNet(input_dim=D, hidden_dim=H1, num_classes=C, **kw),
+        lambda **kw: FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, **kw),
+        lambda **kw: ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=3, hidden_dim=6, **kw),
+    ],
+)
 def test_initialisation_is_independent_of_global_state(make: Any) -> None:
     np.random.seed(0)
     first = make(seed=7).params
@@ -226,8 +249,17 @@ def test_invalid_arguments_raise() -> None:
 def test_three_layer_conv_net_gradients() -> None:
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((2, 3, 8, 8)), rng.integers(5, size=2)
-    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=3, filter_size=3, hidden_dim=7,
-                              num_classes=5, weight_scale=1e-1, reg=0.4, dtype=np.float64, seed=0)
+    model = ThreeLayerConvNet(
+        input_dim=(3, 8, 8),
+        num_filters=3,
+        filter_size=3,
+        hidden_dim=7,
+        num_classes=5,
+        weight_scale=1e-1,
+        reg=0.4,
+        dtype=np.float64,
+        seed=0,
+    )
     _assert_gradients_match(model, X, y)
 
 
@@ -236,8 +268,16 @@ def test_fully_connected_net_matches_torch(normalization: str | None) -> None:
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     X, y = _classification_batch()
-    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization=normalization,
-                              reg=0.3, weight_scale=0.2, dtype=np.float64, seed=2)
+    model = FullyConnectedNet(
+        [H1, H2],
+        input_dim=D,
+        num_classes=C,
+        normalization=normalization,
+        reg=0.3,
+        weight_scale=0.2,
+        dtype=np.float64,
+        seed=2,
+    )
     loss, grads = model.loss(X, y)
 
     params = {name: torch.tensor(value, requires_grad=True) for name, value in model.params.items()}
@@ -262,8 +302,16 @@ def test_three_layer_conv_net_matches_torch() -> None:
     F = torch.nn.functional
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((3, 3, 8, 8)), rng.integers(4, size=3)
-    model = ThreeLayerConvNet(input_dim=(3, 8, 8), num_filters=4, filter_size=5, hidden_dim=6,
-                              num_classes=4, weight_scale=0.1, dtype=np.float64, seed=1)
+    model = ThreeLayerConvNet(
+        input_dim=(3, 8, 8),
+        num_filters=4,
+        filter_size=5,
+        hidden_dim=6,
+        num_classes=4,
+        weight_scale=0.1,
+        dtype=np.float64,
+        seed=1,
+    )
     scores = model.loss(X)
     _, grads = model.loss(X, y)
     p = {name: torch.tensor(value, requires_grad=True) for name, value in model.params.items()}

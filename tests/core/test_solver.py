@@ -20,8 +20,10 @@ def _digits(num_train: int = 200, num_val: int = 100) -> dict[str, np.ndarray]:
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     return {
-        "X_train": X[:num_train], "y_train": y[:num_train],
-        "X_val": X[num_train : num_train + num_val], "y_val": y[num_train : num_train + num_val],
+        "X_train": X[:num_train],
+        "y_train": y[:num_train],
+        "X_val": X[num_train : num_train + num_val],
+        "y_val": y[num_train : num_train + num_val],
     }
 
 
@@ -30,8 +32,14 @@ def _model(**kwargs: Any) -> FullyConnectedNet:
 
 
 def _solver(model: Any = None, data: Any = None, **kwargs: Any) -> Solver:
-    options: dict[str, Any] = {"update_rule": "adam", "optim_config": {"learning_rate": 1e-2}, "batch_size": 50,
-                                   "num_epochs": 3, "verbose": False, "seed": 0}
+    options: dict[str, Any] = {
+        "update_rule": "adam",
+        "optim_config": {"learning_rate": 1e-2},
+        "batch_size": 50,
+        "num_epochs": 3,
+        "verbose": False,
+        "seed": 0,
+    }
     return Solver(model or _model(seed=0), _digits() if data is None else data, **(options | kwargs))
 
 
@@ -137,8 +145,9 @@ def test_non_finite_loss_is_divergence() -> None:
 
 
 def _history(seed: int) -> tuple[list[float], list[float]]:
-    model = FullyConnectedNet([32], input_dim=64, num_classes=10, weight_scale=0.1, dropout_keep_ratio=0.8,
-                              rng=np.random.default_rng(seed))
+    model = FullyConnectedNet(
+        [32], input_dim=64, num_classes=10, weight_scale=0.1, dropout_keep_ratio=0.8, rng=np.random.default_rng(seed)
+    )
     solver = _solver(model, seed=seed, num_train_samples=50)
     solver.train()
     return solver.loss_history, solver.train_acc_history
@@ -163,9 +172,17 @@ def test_rng_argument_drives_sampling() -> None:
     assert losses(np.random.default_rng(4)) != losses(np.random.default_rng(5))
 
 
-def _classic_train(model: Any, data: dict[str, np.ndarray], learning_rate: float, batch_size: int,
-                   num_epochs: int, lr_decay: float, num_train_samples: int) -> dict[str, list[float]]:
+def _classic_train(
+    model: Any,
+    data: dict[str, np.ndarray],
+    learning_rate: float,
+    batch_size: int,
+    num_epochs: int,
+    lr_decay: float,
+    num_train_samples: int,
+) -> dict[str, list[float]]:
     """The classic CS231n ``Solver.train`` with plain SGD, written out: the independent reference."""
+
     def accuracy(X: np.ndarray, y: np.ndarray, num_samples: int | None) -> float:
         if num_samples is not None and X.shape[0] > num_samples:
             mask = np.random.choice(X.shape[0], num_samples)
@@ -196,8 +213,17 @@ def test_without_a_seed_it_replays_the_classic_loop_on_the_global_state(capsys: 
     np.random.seed(231)
     expected = _classic_train(_model(), data, **options)
     np.random.seed(231)
-    solver = Solver(_model(), data, update_rule="sgd", optim_config={"learning_rate": 0.5}, lr_decay=0.9,
-                    batch_size=50, num_epochs=3, num_train_samples=60, print_every=100)
+    solver = Solver(
+        _model(),
+        data,
+        update_rule="sgd",
+        optim_config={"learning_rate": 0.5},
+        lr_decay=0.9,
+        batch_size=50,
+        num_epochs=3,
+        num_train_samples=60,
+        print_every=100,
+    )
     solver.train()
     assert solver.loss_history == expected["loss"]
     assert solver.train_acc_history == expected["train"] and solver.val_acc_history == expected["val"]

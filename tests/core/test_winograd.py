@@ -75,8 +75,13 @@ def test_output_tiles_are_a_transpose_m_a_plus_bias(rng):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
-    pad=st.integers(0, 3), block=st.integers(1, 4), seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3),
+    c=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    pad=st.integers(0, 3),
+    block=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
 )
 def test_backward_transforms_are_the_adjoints_of_the_forward_ones(n, c, h, w, pad, block, seed):
     # <T(x), y> == <x, T*(y)> for the input transform and for the output transform, block by block.
@@ -106,8 +111,17 @@ def test_backward_transforms_are_the_adjoints_of_the_forward_ones(n, c, h, w, pa
     assert np.isclose(np.vdot(y, dy), np.vdot(m, dm), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize(("shape", "pad"), [((2, 3, 7, 7, 4), 1), ((3, 2, 9, 6, 5), 0), ((1, 4, 5, 8, 3), 2),
-                                            ((2, 1, 4, 3, 2), 3), ((2, 5, 1, 1, 3), 1), ((2, 3, 2, 2, 2), 1)])
+@pytest.mark.parametrize(
+    ("shape", "pad"),
+    [
+        ((2, 3, 7, 7, 4), 1),
+        ((3, 2, 9, 6, 5), 0),
+        ((1, 4, 5, 8, 3), 2),
+        ((2, 1, 4, 3, 2), 3),
+        ((2, 5, 1, 1, 3), 1),
+        ((2, 3, 2, 2, 2), 1),
+    ],
+)
 @pytest.mark.parametrize("block_rows", [1, 2, 3, 100])
 def test_conv_matches_naive_for_every_tile_and_block_boundary(rng, shape, pad, block_rows):
     n, c, h, w, f = shape
@@ -117,7 +131,7 @@ def test_conv_matches_naive_for_every_tile_and_block_boundary(rng, shape, pad, b
     assert rel_error(out, expected) < NAIVE_TOL
     dout = rng.standard_normal(out.shape)
     grads = _winograd.conv_backward(dout, x, weights, pad, block_rows, np.full_like(x, np.nan))
-    for got, want in zip(grads, conv_backward_naive(dout, cache)):
+    for got, want in zip(grads, conv_backward_naive(dout, cache), strict=True):
         assert got.shape == want.shape and got.dtype == np.float64
         assert rel_error(got, want) < NAIVE_TOL
 
@@ -131,7 +145,7 @@ def test_conv_takes_strided_arrays_with_a_contiguous_last_axis(rng):
     dout = rng.standard_normal((3, 2, 6, 6)).transpose(1, 0, 2, 3)
     dx = np.empty((4, 2, 6, 6)).transpose(1, 0, 2, 3)
     grads = _winograd.conv_backward(dout, x, weights, 1, 2, dx)
-    for got, want in zip(grads, conv_backward_naive(dout, cache)):
+    for got, want in zip(grads, conv_backward_naive(dout, cache), strict=True):
         assert rel_error(got, want) < NAIVE_TOL
 
 
@@ -150,34 +164,47 @@ def test_float32_error_against_float64_naive_is_that_of_a_few_roundings(rng):
     x32, w32, b32 = (a.astype(np.float32) for a in (x, weights, b))
     out = _conv(x32, w32, b32, 1, 3)
     grads = _winograd.conv_backward(dout.astype(np.float32), x32, w32, 1, 3, np.empty_like(x32))
-    for got, want in zip((out, *grads), (expected, *conv_backward_naive(dout, cache))):
+    for got, want in zip((out, *grads), (expected, *conv_backward_naive(dout, cache)), strict=True):
         assert got.dtype == np.float32
         assert np.linalg.norm(got - want) < 1e-6 * np.linalg.norm(want)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"w": (4, 2, 3, 3)}, r"w must have shape \(4, 3, 3, 3\)"), ({"b": (3,)}, r"b must have shape \(4,\)"),
-     ({"out": (2, 4, 5, 6)}, r"out must have shape \(2, 4, 6, 6\)"), ({"block_rows": 0}, "block_rows >= 1")],
+    [
+        ({"w": (4, 2, 3, 3)}, r"w must have shape \(4, 3, 3, 3\)"),
+        ({"b": (3,)}, r"b must have shape \(4,\)"),
+        ({"out": (2, 4, 5, 6)}, r"out must have shape \(2, 4, 6, 6\)"),
+        ({"block_rows": 0}, "block_rows >= 1"),
+    ],
 )
 def test_conv_forward_rejects_arrays_of_other_shapes(rng, change, message):
     shapes = {"w": (4, 3, 3, 3), "b": (4,), "out": (2, 4, 6, 6)} | change
     arrays = {name: rng.standard_normal(shape) for name, shape in shapes.items() if name != "block_rows"}
     with pytest.raises(ValueError, match=message):
-        _winograd.conv_forward(rng.standard_normal((2, 3, 6, 6)), arrays["w"], arrays["b"], 1,
-                               change.get("block_rows", 2), arrays["out"])
+        _winograd.conv_forward(
+            rng.standard_normal((2, 3, 6, 6)), arrays["w"], arrays["b"], 1, change.get("block_rows", 2), arrays["out"]
+        )
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
-    [({"dout": (1, 4, 6, 6)}, r"dout must have shape \(2, 4, 6, 6\)"),
-     ({"dx": (2, 3, 6, 5)}, r"dx must have shape \(2, 3, 6, 6\)")],
+    [
+        ({"dout": (1, 4, 6, 6)}, r"dout must have shape \(2, 4, 6, 6\)"),
+        ({"dx": (2, 3, 6, 5)}, r"dx must have shape \(2, 3, 6, 6\)"),
+    ],
 )
 def test_conv_backward_rejects_arrays_of_other_shapes(rng, change, message):
     shapes = {"dout": (2, 4, 6, 6), "dx": (2, 3, 6, 6)} | change
     with pytest.raises(ValueError, match=message):
-        _winograd.conv_backward(rng.standard_normal(shapes["dout"]), rng.standard_normal((2, 3, 6, 6)),
-                                rng.standard_normal((4, 3, 3, 3)), 1, 2, np.empty(shapes["dx"]))
+        _winograd.conv_backward(
+            rng.standard_normal(shapes["dout"]),
+            rng.standard_normal((2, 3, 6, 6)),
+            rng.standard_normal((4, 3, 3, 3)),
+            1,
+            2,
+            np.empty(shapes["dx"]),
+        )
 
 
 def test_block_kernels_check_their_buffers_and_tile_rows(rng):

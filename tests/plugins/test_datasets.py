@@ -12,8 +12,8 @@ import pytest
 from sweepnet.core.data_utils import save_CIFAR_batch, save_idx
 from sweepnet.errors import DataError
 from sweepnet.plugins.datasets import (
-    MAX_SYNTHETIC_BYTES,
     BUILTIN_DATASETS,
+    MAX_SYNTHETIC_BYTES,
     CaliforniaHousing,
     Cifar10,
     Diabetes,

@@ -179,7 +179,11 @@ def test_linear_classifiers_are_reproducible_from_the_seed():
         ("fc", {"hidden_dims": [], "normalization": "layernorm"}, TARGETS),
         ("two_layer", {"hidden_dim": 9}, IMAGES),
         ("three_layer_convnet", {"num_filters": 4, "filter_size": 3, "hidden_dim": 11}, IMAGES),
-        ("three_layer_convnet", {"num_filters": 2, "filter_size": 5}, DatasetMeta("odd", "classification", (2, 7, 5), num_classes=6)),
+        (
+            "three_layer_convnet",
+            {"num_filters": 2, "filter_size": 5},
+            DatasetMeta("odd", "classification", (2, 7, 5), num_classes=6),
+        ),
         ("softmax", {}, IMAGES),
         ("linear_svm", {}, VECTORS),
         ("knn", {"k": 3}, VECTORS),

@@ -305,7 +305,11 @@ def test_count_params_is_the_number_of_parameters_build_makes(build, builtin_reg
 
 def test_count_params_draws_shapes_not_weights(builtin_registries):
     plugin = SequentialPlugin(builtin_registries.layers)
-    layers = [{"name": "affine", "units": 4_000_000}, {"name": "affine", "units": 4_000_000}, {"name": "affine", "units": 10}]
+    layers = [
+        {"name": "affine", "units": 4_000_000},
+        {"name": "affine", "units": 4_000_000},
+        {"name": "affine", "units": 10},
+    ]
     parsed = plugin.Options.model_validate({"layers": layers})
     tracemalloc.start()
     try:

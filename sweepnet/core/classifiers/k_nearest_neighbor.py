@@ -81,9 +81,7 @@ class KNearestNeighbor:
     def compute_distances_no_loops(self, X: np.ndarray) -> np.ndarray:
         """Fully vectorised L2 distances via ``|a - b|^2 = |a|^2 - 2 a.b + |b|^2`` (see two-loop version)."""
         X, X_train = self._as_float(X)
-        squared = (
-            np.sum(X**2, axis=1)[:, np.newaxis] - 2.0 * X @ X_train.T + np.sum(X_train**2, axis=1)
-        )
+        squared = np.sum(X**2, axis=1)[:, np.newaxis] - 2.0 * X @ X_train.T + np.sum(X_train**2, axis=1)
         # Cancellation can leave tiny negatives where the true distance is ~0.
         return np.sqrt(np.maximum(squared, 0.0))
 

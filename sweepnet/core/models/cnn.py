@@ -71,9 +71,7 @@ class ThreeLayerConvNet:
             for name, shape in shapes.items()
         }
 
-    def loss(
-        self, X: np.ndarray, y: np.ndarray | None = None
-    ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores, or loss and gradients, for a minibatch.
 
         Parameters

@@ -106,9 +106,7 @@ class FullyConnectedNet:
         if normalization is not None:
             self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
 
-    def loss(
-        self, X: np.ndarray, y: np.ndarray | None = None
-    ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores (or predictions), or loss and gradients, for a minibatch.
 
         Without ``y`` the network runs in test mode (running batchnorm statistics, no dropout).

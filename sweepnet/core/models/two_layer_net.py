@@ -47,9 +47,7 @@ class TwoLayerNet:
             "b2": np.zeros(num_classes),
         }
 
-    def loss(
-        self, X: np.ndarray, y: np.ndarray | None = None
-    ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
+    def loss(self, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores, or loss and gradients, for a minibatch.
 
         Parameters
