@@ -33,7 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sweepnet.tracking.layout import TAG
+
 if TYPE_CHECKING:
+    from mlflow.entities import Run
     from mlflow.tracking import MlflowClient
 
 __all__ = ["ApiBackend", "Backend", "RunWrite", "SqlBackend", "open_backend"]
@@ -61,6 +64,7 @@ class RunWrite:
     start_ms: int | None = None  # the trial's start (Unix ms), for a run to create
     end_ms: int | None = None  # ... and its end, with ``status``
     queued: float = field(default_factory=time.monotonic)  # when it was queued (see WriteBehind)
+    create_sent: bool = False  # a create was sent: a store that timed out may have made the run
     after_all: bool = False  # written once every other queued record is (the sweep's summary)
 
     def is_empty(self) -> bool:
@@ -97,7 +101,10 @@ class Backend:
             tags = {**record.create, **record.tags}
             if record.key:
                 tags["mlflow.parentRunId"] = self.run_ids[""]
-            run = self.client.create_run(self.experiment_id, start_time=record.start_ms, tags=tags)
+            run = self._created_before(record, tags) if record.create_sent else None
+            record.create_sent = True
+            if run is None:
+                run = self.client.create_run(self.experiment_id, start_time=record.start_ms, tags=tags)
             self.run_ids[record.key] = run.info.run_id
             self.artifact_uris[run.info.run_id] = run.info.artifact_uri
             record.create, record.tags = None, {}
@@ -146,6 +153,19 @@ class Backend:
                 )
             else:
                 self.client.log_artifact(run_id, str(path), folder or None)
+
+    def _created_before(self, record: RunWrite, tags: dict[str, str]) -> Run | None:
+        """The run an earlier ``create_run`` of ``record`` made although it failed (a server that
+        answered after the client's timeout), so that a retry does not make a second one."""
+        trial_id = tags.get(f"{TAG}trial_id")
+        if trial_id is None:  # the sweep's parent run: created synchronously, never retried here
+            return None
+        found = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{TAG}trial_id` = '{trial_id}' and tags.`mlflow.parentRunId` = '{self.run_ids['']}'",
+            max_results=1,
+        )
+        return found[0] if found else None
 
     def _replace_earlier(self, key: str) -> None:
         """Delete the run an earlier attempt of trial ``key`` left (one run per trial in the UI)."""

@@ -6,6 +6,7 @@ import math
 
 import pytest
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from sweepnet.tracking.backend import ApiBackend, RunWrite, SqlBackend
 from sweepnet.tracking.layout import ITERATION_LOSS
@@ -85,3 +86,44 @@ def test_the_bulk_insert_refuses_what_mlflows_api_refuses_and_writes_nothing(par
         assert refused.value.error_code == "INVALID_PARAMETER_VALUE"
     runs = store.search_runs([experiment], "tags.`sweepnet.kind` = 'trial'")
     assert len(runs) == 1  # the API created its run before log_batch refused; the insert, none
+
+
+class _AnswersTooLate:
+    """An MLflow client whose store makes the first run it is asked for, then times out the answer
+    (an HTTP server under load answering after the client's timeout)."""
+
+    def __init__(self, client: MlflowClient) -> None:
+        self._client = client
+        self.late = 1
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def create_run(self, *args, **kwargs):
+        run = self._client.create_run(*args, **kwargs)
+        if self.late:
+            self.late -= 1
+            raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/create failed: read timed out")
+        return run
+
+
+def test_a_create_retried_after_a_late_answer_adopts_the_run_it_made(tmp_path):
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment_id = client.create_experiment("late")
+    parent = client.create_run(experiment_id, tags={"sweepnet.kind": "sweep"})
+    backend = ApiBackend(_AnswersTooLate(client), experiment_id, {"": parent.info.run_id})
+    trial = {"sweepnet.kind": "trial", "sweepnet.trial_id": "ab" * 20, "mlflow.runName": "trial-000-abababab"}
+    other = {**trial, "sweepnet.trial_id": "cd" * 20, "mlflow.runName": "trial-001-cdcdcdcd"}
+    record = RunWrite("ab" * 20, create=trial, params={"lr": "0.1"}, status="FINISHED")
+    try:
+        backend.write_one(record)
+    except MlflowException:
+        pass
+    backend.write_one(record)  # the write-behind queue's retry
+    backend.write_one(RunWrite("cd" * 20, create=other, status="FINISHED"))
+
+    runs = client.search_runs([experiment_id], filter_string="tags.`sweepnet.kind` = 'trial'")
+    assert sorted(run.data.tags["sweepnet.trial_id"] for run in runs) == ["ab" * 20, "cd" * 20]
+    [retried] = [run for run in runs if run.data.tags["sweepnet.trial_id"] == "ab" * 20]
+    assert retried.info.run_id == backend.run_ids["ab" * 20]
+    assert retried.info.status == "FINISHED" and retried.data.params == {"lr": "0.1"}
