@@ -32,6 +32,7 @@ def __getattr__(name: str) -> Any:
     # which every `sweepnet` command would otherwise pay before it can even handle a Ctrl-C, and
     # load_model comes with numpy, the plugins and the data code, which every Ray worker imports
     # sweepnet without needing.
+    value: object  # the version string, the hookimpl marker or the load_model function
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

@@ -111,7 +111,7 @@ class ModelPlugin(ABC, Generic[OptionsT]):
             naming the ``model.*`` field when the options do not fit the data (before any training).
         """
 
-    def count_params(self, options: BaseModel, meta: DatasetMeta) -> int | None:
+    def count_params(self, options: OptionsT, meta: DatasetMeta) -> int | None:
         """How many parameters :meth:`build` would create for ``options`` and ``meta``, found
         without allocating them; None when the plugin cannot tell.
 

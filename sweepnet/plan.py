@@ -48,7 +48,7 @@ from sweepnet.schema import (
     parse_named,
     setup_trial,
 )
-from sweepnet.search import Pruner, Searcher, SearchSpace, StopCriteria
+from sweepnet.search import Mode, Pruner, Searcher, SearchSpace, StopCriteria
 from sweepnet.yamlfile import parse_yaml, read_sweep_file
 
 __all__ = ["SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]
@@ -192,7 +192,7 @@ class SweepPlan:
         self._data_meta = meta
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> Mode:
         """``mode:``, else ``"max"`` for accuracies and ``"min"`` for errors and losses."""
         return self._mode or ("max" if self.metric.endswith("acc") else "min")
 
@@ -393,6 +393,7 @@ def _check_batch_size(setup: TrialSetup, dataset: Dataset) -> None:
     train = len(dataset.X_train)
     if dataset.folds:  # cross-validated trials train on k - 1 folds
         train = min(len(train_idx) for train_idx, _ in dataset.folds)
+    size: object  # an option of a classic model may be anything; only an int is checked
     if setup.trainer == "solver":
         field, size = "solver.batch_size", setup.config.solver.batch_size
     else:

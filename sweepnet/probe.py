@@ -131,7 +131,7 @@ def _highest(distribution: Distribution) -> Any:
     return max(values) if numbers else values[0]
 
 
-def _holds(node: Any, target: Distribution | None) -> bool:
+def _holds(node: Any, target: Distribution | object | None) -> bool:
     """True when parsed config ``node`` contains the distribution ``target`` (by identity)."""
     if target is None:
         return False

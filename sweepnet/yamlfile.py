@@ -103,7 +103,9 @@ class SweepLoader(yaml.SafeLoader):
                 )
             if target is not None:
                 self._count(self._measured[id(target)][0], event.start_mark)
-            return super().compose_node(parent, index)
+            alias = super().compose_node(parent, index)
+            assert alias is not None  # PyYAML's compose_node always returns a node; its stub says Node | None
+            return alias
         event = self.peek_event()
         if self._depth >= MAX_DEPTH:
             raise _Refused(None, None, f"values are nested deeper than {MAX_DEPTH} levels", event.start_mark)
@@ -113,6 +115,7 @@ class SweepLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        assert node is not None  # as above: never None
         self._measure(node)
         return node
 

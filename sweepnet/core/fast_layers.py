@@ -211,6 +211,7 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     path, x, w, _, conv_param, cols = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
     f, _, hh, ww = w.shape
+    n, c, height, width = x.shape
     k = w[0].size
     out_shape = (x.shape[0], f, _out_size(x.shape[2], hh, pad, stride), _out_size(x.shape[3], ww, pad, stride))
     dout = np.asarray(dout)
@@ -230,7 +231,7 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     if path == "im2col":
         dw_db = dout_cols @ cols.T  # (F, C*HH*WW + 1): the ones row of cols turns the last column into db
         dcols = np.matmul(w_cols.T, dout_cols, out=reusable((k, dout_cols.shape[1]), x.dtype))
-        _fastconv.col2im(dcols, *x.shape, hh, ww, pad, stride, out=dx)
+        _fastconv.col2im(dcols, n, c, height, width, hh, ww, pad, stride, out=dx)
     else:
         dw_db = np.zeros((f, k + 1), dtype=x.dtype)
         dx[...] = 0  # the blocks add up in it
@@ -240,7 +241,7 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
             dout_block = dout_cols[:, r0 * out_w : r1 * out_w]
             dw_db += dout_block @ blocks.columns(r0, r1).T
             block_dcols = np.matmul(w_cols.T, dout_block, out=dcols[:, : (r1 - r0) * out_w])
-            _fastconv.col2im(block_dcols, *x.shape, hh, ww, pad, stride, out=dx, rows=(r0, r1))
+            _fastconv.col2im(block_dcols, n, c, height, width, hh, ww, pad, stride, out=dx, rows=(r0, r1))
     return dx, dw_db[:, :k].reshape(w.shape), dw_db[:, k].copy()
 
 
@@ -286,7 +287,9 @@ class _BlockColumns:
 
     def columns(self, r0: int, r1: int) -> np.ndarray:
         cols = self._buffer[:, : (r1 - r0) * self._out_w]
-        _fastconv.im2col(self._x, *self._w_shape[2:], self._pad, self._stride, out=cols[: self._k], rows=(r0, r1))
+        _fastconv.im2col(
+            self._x, self._w_shape[2], self._w_shape[3], self._pad, self._stride, out=cols[: self._k], rows=(r0, r1)
+        )
         return cols
 
 
@@ -370,7 +373,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: Cache) -> np.ndarray:
     (dout,) = _as_float_arrays(dout)
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     dx = np.empty(tuple(x_shape[axis] for axis in axes), dtype=dout.dtype).transpose(np.argsort(axes))
-    return _fastconv.max_pool_backward(dout, argmax, *x_shape[2:], ph, pw, stride, out=dx)
+    return _fastconv.max_pool_backward(dout, argmax, x_shape[2], x_shape[3], ph, pw, stride, out=dx)
 
 
 def _memory_order(x: np.ndarray) -> tuple[int, ...]:

@@ -344,7 +344,7 @@ class Synthetic(DatasetPlugin[SyntheticOptions]):
 def _generate(options: SyntheticOptions, n: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(options.seed)
     if options.input_shape is not None:  # drawn in the final dtype: no second copy of a big set
-        X = rng.standard_normal((n, *options.input_shape), dtype=np.dtype(options.dtype))
+        X: np.ndarray = rng.standard_normal((n, *options.input_shape), dtype=np.dtype(options.dtype))
         if options.task == "classification":
             return X, rng.integers(options.num_classes, size=n)
         return X, rng.standard_normal((n, options.num_outputs))

@@ -8,7 +8,7 @@ the classic ``affine_forward``, so it may follow a conv or pool layer without a 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
@@ -216,7 +216,7 @@ class BatchNorm(Layer):
     """
 
     Options = _BatchNormOptions
-    example_shapes = ((5,), (8,))
+    example_shapes: ClassVar[tuple[tuple[int, ...], ...]] = ((5,), (8,))  # the subclass checks (C, H, W)
     _STATISTICS = ("running_mean", "running_var")
     _INPUT = (1, "(D,)", "use spatial_batchnorm for (C, H, W) inputs")  # ndim, layout, hint
     _forward = staticmethod(core.batchnorm_forward)

@@ -23,7 +23,7 @@ fit the data fails then, before any training, with a ConfigError naming ``model.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.lib.mixins import NDArrayOperatorsMixin
@@ -190,7 +190,7 @@ class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
         """``layer_registry``: where layer names are resolved; the process-wide registry by default."""
         self._layer_registry = layer_registry
 
-    def count_params(self, options: BaseModel, meta: DatasetMeta) -> int | None:
+    def count_params(self, options: SequentialPlugin.Options, meta: DatasetMeta) -> int | None:
         """The parameters of every layer, found by initialising each with a generator that draws
         arrays without data (:class:`_ShapeOnlyGenerator`); None when a layer cannot be counted so.
 
@@ -202,7 +202,8 @@ class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
             :data:`MAX_SAMPLE_VALUES` values per sample.
         """
         registry = self._layer_registry or get_registries().layers
-        generator = _ShapeOnlyGenerator()
+        # It has the drawing methods of np.random.Generator that layers use, not the class.
+        generator = cast(np.random.Generator, _ShapeOnlyGenerator())
         shape, count = tuple(meta.input_shape), 0
         for index, spec in enumerate(options.layers):
             component, layer = _make_layer(registry, spec, index, options.weight_scale)

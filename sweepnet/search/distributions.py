@@ -114,7 +114,8 @@ class Float(Distribution):
         return max(0, last - first + 1)
 
     def value_at(self, index: int) -> float:
-        if self.q is None or not 0 <= index < self.size:
+        size = self.size
+        if self.q is None or size is None or not 0 <= index < size:
             raise IndexError(f"{self} has no value number {index}")
         return _tidy((_multiples(self.low, self.high, self.q)[0] + index) * self.q)
 

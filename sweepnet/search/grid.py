@@ -103,7 +103,10 @@ def _walk(space: SearchSpace, digits: list[int]) -> tuple[dict[str, Any], list[i
     def suggest(path: str, distribution: Distribution) -> Any:
         if len(sizes) == len(digits):
             digits.append(0)
-        sizes.append(distribution.size)
-        return distribution.value_at(digits[len(sizes) - 1])
+        value = distribution.value_at(digits[len(sizes)])
+        size = distribution.size
+        assert size is not None  # value_at raised above for a distribution that is not finite
+        sizes.append(size)
+        return value
 
     return space.walk(suggest), sizes

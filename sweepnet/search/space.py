@@ -34,7 +34,7 @@ import difflib
 import math
 from collections.abc import Callable, Iterator
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, cast
 
 from sweepnet.errors import ConfigError
 from sweepnet.search.distributions import Categorical, Distribution, Float, Int
@@ -148,7 +148,8 @@ class SearchSpace:
         if size is None or not 0 <= index < size:
             raise IndexError(f"the search space has no point number {index} (it has {size} points)")
         params: dict[str, Any] = {}
-        _point(self._template, "", index, sizes, params)
+        # The space is finite, so every node below it has a size (a None would have propagated up).
+        _point(self._template, "", index, cast(dict[int, int], sizes), params)
         return params
 
 
@@ -330,10 +331,11 @@ def _size(node: Any, sizes: dict[int, int | None]) -> int | None:
     else:
         children = _children(node)
         counts = [_size(child, sizes) for child in children]
-        if any(count is None for count in counts):
+        known = [count for count in counts if count is not None]
+        if len(known) < len(counts):
             size = None
         else:
-            size = sum(counts) if isinstance(node, Categorical) else math.prod(counts)
+            size = sum(known) if isinstance(node, Categorical) else math.prod(known)
     sizes[id(node)] = size
     return size
 
@@ -347,7 +349,7 @@ def _children(node: Any) -> list[Any]:
     return node if isinstance(node, list) else []
 
 
-def _point(node: Any, path: str, index: int, sizes: dict[int, int | None], params: dict[str, Any]) -> None:
+def _point(node: Any, path: str, index: int, sizes: dict[int, int], params: dict[str, Any]) -> None:
     """Record in ``params`` the parameters of point number ``index`` of ``node`` (product order).
 
     Mirrors the walk: a mapping's or list's entries form a mixed-radix number whose last digit
@@ -364,8 +366,7 @@ def _point(node: Any, path: str, index: int, sizes: dict[int, int | None], param
     elif isinstance(node, Distribution):
         params[path] = node.value_at(index)
     elif isinstance(node, dict | list):
-        entries = node.items() if isinstance(node, dict) else ((f"[{i}]", item) for i, item in enumerate(node))
-        entries = list(entries)
+        entries = list(node.items()) if isinstance(node, dict) else [(f"[{i}]", item) for i, item in enumerate(node)]
         stride = math.prod(sizes[id(item)] for _, item in entries)
         for key, item in entries:
             stride //= sizes[id(item)]

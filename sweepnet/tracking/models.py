@@ -101,8 +101,8 @@ def model_file(ref: str, tracking_uri: str | None = None) -> tuple[bytes, str]:
     spec = best[0]
     location = record.models.get(spec.trial_id)
     if location is None:
-        best = f"its best trial {spec.number} ({spec.trial_id[:8]})"
-        raise TrackingError(f"sweep {ref!r} in {uri}: {best} kept no weights")
+        trial = f"its best trial {spec.number} ({spec.trial_id[:8]})"
+        raise TrackingError(f"sweep {ref!r} in {uri}: {trial} kept no weights")
     with store_errors(uri):
         if location.startswith("runs:/"):
             run_id, _, path = location.removeprefix("runs:/").partition("/")

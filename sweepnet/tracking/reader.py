@@ -159,7 +159,9 @@ def _latest_parent_run(uri: str, name: str) -> ParentRun | None:
     with store_errors(uri):
         experiment = store.get_experiment_by_name(name)
         run = latest_parent(store, experiment.experiment_id) if experiment else None
-    return _parent_of(run, experiment.experiment_id) if run is not None else None
+    if experiment is None or run is None:
+        return None
+    return _parent_of(run, experiment.experiment_id)
 
 
 def sweep_experiment(name: str, tracking_uri: str | None = None) -> str:
@@ -306,7 +308,7 @@ def _read_through_mlflow(uri: str, name: str, histories: bool) -> tuple[ParentRu
     with store_errors(uri):
         experiment = store.get_experiment_by_name(name)
         run = latest_parent(store, experiment.experiment_id) if experiment else None
-        if run is None:
+        if experiment is None or run is None:
             return None
         children = _children(store, experiment.experiment_id, run.info.run_id, histories)
     return _parent_of(run, experiment.experiment_id), children
