@@ -276,8 +276,9 @@ class LayerNorm(Layer):
 
 
 class SpatialBatchNorm(BatchNorm):
-    """Batch normalisation of each channel over the minibatch and both spatial axes: the flat
-    form over ``(N * H * W, C)`` rows.
+    """Batch normalisation of each channel over the minibatch and both spatial axes.
+
+    The flat form over ``(N * H * W, C)`` rows.
 
     ``x: (N, C, H, W)`` -> ``out: (N, C, H, W)``; ``gamma, beta: (C,)``.
     """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.tracking import MlflowClient
 
 from sweepnet.records import TrialState
+from sweepnet.search.space import MAX_OPTIONS
 from sweepnet.tracking import FINAL_PREFIX, TrackingError
 from sweepnet.tracking.backend import Backend, RunWrite
 from sweepnet.tracking.writebehind import WriteBehind
@@ -212,13 +214,18 @@ backend.SqlBackend._insert = slow_insert
 
 
 def trivial_sweep(path: Path, name: str, trials: int, flush_timeout: float = 1.0) -> Path:
-    """A grid of ``trials`` softmax trials of one step on 50 samples (the store's stall timeout: 1 s)."""
-    regs = [round(1e-4 * (index + 1), 6) for index in range(trials)]
+    """A grid of ``trials`` softmax trials of one step on 50 samples (the store's stall timeout: 1 s):
+    regularisation x learning rate, 50 rates once it has more trials than a grid takes options."""
+    rates = 50 if trials > MAX_OPTIONS else 1
+    assert trials % rates == 0
+    regs = [round(1e-4 * (index + 1), 6) for index in range(trials // rates)]
+    learning_rates = [round(1e-3 * (index + 1), 6) for index in range(rates)]
     path.write_text(
         textwrap.dedent(f"""\
         name: {name}
         data: {{name: digits, flatten: true, num_train: 50}}
-        model: {{name: softmax, reg: {{grid: {regs}}}, num_iters: 1, batch_size: 50}}
+        model: {{name: softmax, reg: {{grid: {regs}}}, learning_rate: {{grid: {learning_rates}}}, num_iters: 1,
+                 batch_size: 50}}
         search: {{searcher: grid}}
         tracking: {{flush_timeout: {flush_timeout}}}
         """)
@@ -260,7 +267,7 @@ def test_a_store_slower_than_the_trials_gets_every_run_and_the_sweep_exits_0(tmp
 def test_ctrl_c_while_recording_saves_the_rest_and_resume_writes_it(tmp_path):
     config = trivial_sweep(tmp_path / "stopped.yaml", "stopped", 60, flush_timeout=60)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    env = slow_store_env(tmp_path, 0.3)
+    env = slow_store_env(tmp_path, 2.0)  # far behind the trials, even on a loaded machine
     process = subprocess.Popen(
         [sys.executable, "-m", "sweepnet", "sweep", str(config), "--tracking-uri", uri, "--max-concurrent", "2"],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -268,7 +275,7 @@ def test_ctrl_c_while_recording_saves_the_rest_and_resume_writes_it(tmp_path):
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if line.startswith("recording "):
+        if re.match(r"recording [1-9]", line):  # the drain has started, with trials left to write
             break
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
