@@ -68,6 +68,10 @@ class SearchSpace:
         self.config = config
         self._template = _parse(config, "")
         self._spaced = _spaced(self._template)
+        self._sizes: dict[int, int | None] | None = None  # by node id: counted once, see _counted
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_sizes": None}  # node ids mean nothing in another process
 
     def walk(self, suggest: Suggest) -> dict[str, Any]:
         """Call ``suggest(path, distribution)`` for every parameter of the branch taken.
@@ -131,7 +135,15 @@ class SearchSpace:
     @property
     def size(self) -> int | None:
         """Number of distinct points when every distribution is finite, else None (counted, not listed)."""
-        return _size(self._template, {})
+        return self._counted()[id(self._template)]
+
+    def _counted(self) -> dict[int, int | None]:
+        """The number of points of every node of the template, by ``id`` (counted on first use:
+        a grid asks for thousands of points)."""
+        if self._sizes is None:
+            self._sizes = {}
+            _size(self._template, self._sizes)
+        return self._sizes
 
     def point(self, index: int) -> dict[str, Any]:
         """Point number ``index`` of a finite space, in the order a grid lists them (the last
@@ -143,8 +155,8 @@ class SearchSpace:
         IndexError
             when the space is not finite or has no point ``index``.
         """
-        sizes: dict[int, int | None] = {}
-        size = _size(self._template, sizes)
+        sizes = self._counted()
+        size = sizes[id(self._template)]
         if size is None or not 0 <= index < size:
             raise IndexError(f"the search space has no point number {index} (it has {size} points)")
         params: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import tracemalloc
 
 import numpy as np
@@ -136,6 +137,14 @@ def test_points_decoded_from_their_number_are_the_product_in_order() -> None:
     assert [list(space.point(i)) for i in range(space.size)] == [list(point) for point in product]  # walk order
     with pytest.raises(IndexError):
         space.point(space.size)
+
+
+def test_a_space_counted_before_it_was_copied_decodes_its_points_in_the_copy() -> None:
+    """The counts are kept by node identity: a copy (a Ray worker's, pickled) counts its own."""
+    space = SearchSpace(_CONDITIONAL)
+    product = [space.point(i) for i in range(space.size)]
+    copied = pickle.loads(pickle.dumps(space))
+    assert [copied.point(i) for i in range(copied.size)] == product
 
 
 @settings(deadline=None)
