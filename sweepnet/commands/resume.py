@@ -33,8 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Rebuild the plan from the store and continue it."""
     from sweepnet.config import plan_from_text
-    from sweepnet.tracking import recorded_data_meta, recorded_sweep
+    from sweepnet.tracking import recorded_data_meta, recorded_sweep, replay_unwritten, resolve_tracking_uri
 
+    # Results saved when the store fell behind may hold the sweep's own file: written first.
+    replay_unwritten(resolve_tracking_uri(args.tracking_uri), args.sweep)
     text, overrides = recorded_sweep(args.sweep, args.tracking_uri)
     plan = plan_from_text(text, [*overrides, *tracking_override(args.tracking_uri)], source=f"sweep {args.sweep}")
     if (meta := recorded_data_meta(args.sweep, args.tracking_uri)) is not None:
