@@ -116,5 +116,5 @@ def _set_curves(figure: Figure, history: Sequence[Mapping[str, float]]) -> None:
     epochs = _epochs(history)
     loss_axes, metric_axes = figure.axes
     loss_axes.lines[0].set_data(epochs, [row.get("loss", math.nan) for row in history])
-    for line, key in zip(metric_axes.lines, _split_keys(history), strict=False):  # lines drawn stay as they are
+    for line, key in zip(metric_axes.lines, _split_keys(history), strict=False):
         line.set_data(epochs, [row.get(key, math.nan) for row in history])
