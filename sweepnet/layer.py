@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel
 
-from sweepnet.data.plugin import NoOptions
+from sweepnet.options import NoOptions
 
 __all__ = ["Layer", "Mode", "Params", "Shape", "ShapeError", "expect_ndim"]
 

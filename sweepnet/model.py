@@ -17,8 +17,8 @@ import numpy as np
 from pydantic import BaseModel
 
 from sweepnet.data import DatasetMeta
-from sweepnet.data.plugin import NoOptions
 from sweepnet.errors import ConfigError
+from sweepnet.options import NoOptions
 
 __all__ = [
     "ClassicModel",

@@ -44,7 +44,6 @@ from sweepnet.schema import (
     check_plot_params,
     check_values,
     component_at,
-    parse_component_options,
     parse_named,
     setup_trial,
 )
@@ -154,10 +153,10 @@ class SweepPlan:
         self._metric, self._mode = base.metric, base.mode
         self._data_meta: DatasetMeta | None = None
         dataset = component_at(registries.datasets, base.data.name, "data.name")
-        parse_component_options(dataset, base.data.options, "data.options")
+        self._data_options = dataset.parse_options(base.data.options, "data.options")
         self._searcher = component_at(registries.searchers, self.search.searcher, "search.searcher")
-        parse_component_options(self._searcher, self.search.options, "search.options")
-        pruner, _ = parse_named(base.pruner, registries.pruners, "pruner")
+        self._searcher_options = self._searcher.parse_options(self.search.options, "search.options")
+        pruner, self._pruner_options = parse_named(base.pruner, registries.pruners, "pruner")
         self.pruner_name = pruner.name
         self.pruner_options = {key: value for key, value in base.pruner.items() if key != "name"}
         self._pruner = pruner
@@ -271,7 +270,7 @@ class SweepPlan:
             naming the ``data.`` field, or the missing directory and how to download it.
         """
         with _located(self.source, self._override_paths):
-            dataset = load_dataset(self.data_spec, self.registries.datasets)
+            dataset = load_dataset(self.data_spec, self.registries.datasets, self._data_options)
         self._data_meta = dataset.meta
         return dataset
 
@@ -310,10 +309,10 @@ class SweepPlan:
     # ------------------------------------------------------------------ helpers
 
     def _make_searcher(self, metric: str, mode: str) -> Searcher:
-        return self._searcher.obj(self.space, seed=self.seed, metric=metric, mode=mode, **self.search.options)
+        return self._searcher.obj(self.space, seed=self.seed, metric=metric, mode=mode, options=self._searcher_options)
 
     def _make_pruner(self, metric: str, mode: str) -> Pruner:
-        return self._pruner.obj(metric=metric, mode=mode, max_epochs=self.max_epochs, **self.pruner_options)
+        return self._pruner.obj(metric=metric, mode=mode, max_epochs=self.max_epochs, options=self._pruner_options)
 
 
 def trial_id_of(config: dict[str, Any]) -> str:

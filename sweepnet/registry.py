@@ -21,9 +21,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel
 
 from sweepnet.errors import ConfigError, PluginError
+from sweepnet.options import PluginOptions, validate_options  # re-exported: plugins import them from here
 
 __all__ = [
     "BUILTIN_PROVIDER",
@@ -41,19 +42,6 @@ __all__ = [
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 BUILTIN_PROVIDER = "sweepnet"
 """The provider credited with sweepnet's own components."""
-
-
-class PluginOptions(BaseModel):
-    """Base class of a component's options (its config keys): unknown keys are refused.
-
-    ::
-
-        class Options(PluginOptions):
-            units: PositiveInt
-            alpha: float = 0.01
-    """
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class UnknownComponentError(PluginError):
@@ -175,33 +163,6 @@ class Conflict:
     def __str__(self) -> str:
         how = "is preferred" if self.preferred else "registered it first"
         return f"{self.skipped.label} skipped: the name is taken by {self.kept.origin}, which {how}"
-
-
-def validate_options(options: type[BaseModel], data: Mapping[str, Any], field: str) -> BaseModel:
-    """``options(**data)``, with a pydantic error turned into a one-line :class:`ConfigError`.
-
-    Parameters
-    ----------
-    options : the pydantic model to validate against.
-    data : the keys as the user wrote them.
-    field : dotted config path of ``data``, prefixed to the path of the bad key.
-    """
-    try:
-        return options.model_validate(dict(data))
-    except ValidationError as err:
-        # A misspelt key is both unknown and leaves a required one missing: name the misspelling.
-        first = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
-        path = field + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
-        if first["type"] == "extra_forbidden":
-            reason = f"unknown key (expected one of: {', '.join(options.model_fields) or 'none'})"
-        elif first["type"] == "missing":
-            reason = "required"
-        else:
-            reason = f"{first['msg']}, got {first['input']!r}"
-        more = err.error_count() - 1
-        if more:
-            reason += f" (and {more} more error{'s' if more > 1 else ''})"
-        raise ConfigError(path, reason) from None
 
 
 class Registry:

@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import difflib
 import math
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, field_validator
 
 from sweepnet.data import DataSpec
 from sweepnet.errors import ConfigError
 from sweepnet.names import validate_sweep_name
+from sweepnet.options import dotted_path, short_repr, validate_options
 from sweepnet.registry import Component, Registries, Registry, UnknownComponentError
 from sweepnet.search.distributions import Categorical, Distribution
 from sweepnet.search.searcher import MAX_TRIALS
@@ -61,9 +60,7 @@ __all__ = [
     "check_plot_params",
     "check_values",
     "component_at",
-    "parse_component_options",
     "parse_named",
-    "refuse_conversions",
     "section_models",
     "setup_trial",
     "validate_model",
@@ -287,7 +284,7 @@ def setup_trial(config: Any, registries: Registries) -> TrialSetup:
     update_rule = component_at(registries.optimizers, *_name_of(rule, field))
     merged = {**solver.optim_config, **rule_keys}
     try:
-        options = parse_component_options(update_rule, merged, "solver.optim_config")
+        options = update_rule.parse_options(merged, "solver.optim_config")
     except ConfigError as err:
         key = err.field.removeprefix("solver.optim_config.").split(".")[0].split("[")[0]
         if key in rule_keys:  # name the key where the user wrote it
@@ -308,7 +305,7 @@ def parse_named(section: str | dict[str, Any], registry: Registry, field: str) -
     """
     component = component_at(registry, *_name_of(section, field))
     options = {key: value for key, value in section.items() if key != "name"} if isinstance(section, dict) else {}
-    return component, parse_component_options(component, options, field)
+    return component, component.parse_options(options, field)
 
 
 def component_at(registry: Registry, name: str, field: str) -> Component:
@@ -317,27 +314,6 @@ def component_at(registry: Registry, name: str, field: str) -> Component:
         return registry.component(name)
     except UnknownComponentError as err:
         raise ConfigError(field, str(err)) from None
-
-
-def parse_component_options(component: Component, data: dict[str, Any], field: str) -> BaseModel | None:
-    """``component.parse_options(data, field)``, suggesting the closest key for an unknown one.
-
-    Plugins' options validate in pydantic's lax mode, which would take ``true`` as the number 1
-    and the text ``"64"`` as 64; such a conversion is refused here, naming the value.
-    """
-    try:
-        options = component.parse_options(data, field)
-    except ConfigError as err:
-        key = err.field.removeprefix(f"{field}.")
-        if component.options is not None and err.reason.startswith("unknown key") and key in data:
-            raise ConfigError(err.field, _unknown_key(key, list(component.options.model_fields))) from None
-        if err.reason.startswith("Value error, "):  # a validator's own message says what was wrong
-            reason, got, _ = err.reason.removeprefix("Value error, ").rpartition(", got ")
-            raise ConfigError(err.field, reason if got else err.reason.removeprefix("Value error, ")) from None
-        raise
-    if options is not None:
-        refuse_conversions(data, options, field)
-    return options
 
 
 def check_values(data: Any, field: str = "") -> None:
@@ -361,60 +337,19 @@ def check_values(data: Any, field: str = "") -> None:
     while stack:  # no recursion: the reader bounds the depth, but the walk need not rely on it
         path, value = stack.pop()
         if isinstance(value, dict):
-            stack.extend((_join(path, [key]), item) for key, item in reversed(value.items()))
+            stack.extend((dotted_path(path, [key]), item) for key, item in reversed(value.items()))
         elif isinstance(value, list | tuple):
-            stack.extend((_join(path, [i]), item) for i, item in reversed(list(enumerate(value))))
+            stack.extend((dotted_path(path, [i]), item) for i, item in reversed(list(enumerate(value))))
         elif isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(path, f"must be a finite number, got {value!r}")
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
-            raise ConfigError(path, f"{_short(value)} is out of range (integers are at most 2**63 - 1 in magnitude)")
-
-
-def refuse_conversions(raw: Any, validated: Any, field: str) -> None:
-    """Refuse values that pydantic's lax mode converted between text, booleans and numbers.
-
-    Walks ``raw`` (as written) and ``validated`` (the validated model or its values) side by side:
-    a ``true`` that became ``1``, a ``"64"`` that became ``64``, a ``1`` that became ``True``.
-
-    Raises
-    ------
-    ConfigError
-        naming the dotted path of the first converted value.
-    """
-    stack = [(field, raw, validated)]
-    while stack:  # depth first, in the order written
-        path, written, value = stack.pop()
-        children: list[tuple[str, Any, Any]] = []
-        if isinstance(value, BaseModel) and isinstance(written, dict):
-            fields = type(value).model_fields
-            children = [
-                (_join(path, [key]), item, getattr(value, key)) for key, item in written.items() if key in fields
-            ]
-        elif isinstance(value, dict) and isinstance(written, dict):
-            children = [(_join(path, [key]), item, value[key]) for key, item in written.items() if key in value]
-        elif isinstance(value, list | tuple) and isinstance(written, list | tuple) and len(value) == len(written):
-            children = [(_join(path, [i]), *pair) for i, pair in enumerate(zip(written, value, strict=False))]
-        else:
-            reason = _conversion(written, value)
-            if reason:
-                raise ConfigError(path, reason)
-        stack.extend(reversed(children))
-
-
-def _conversion(written: Any, value: Any) -> str:
-    """Why taking ``written`` as ``value`` is refused, or ``""``."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if number and isinstance(written, bool):
-        return f"expected a number, got {str(written).lower()}"
-    if number and isinstance(written, str):
-        return f"expected a number, got the text {_short(written)}"
-    if isinstance(value, bool) and not isinstance(written, bool):
-        return f"expected true or false, got {_short(written)}"
-    return ""
+            raise ConfigError(
+                path, f"{short_repr(value)} is out of range (integers are at most 2**63 - 1 in magnitude)"
+            )
 
 
 def validate_model(model: type[BaseModel], data: Any, field: str = "") -> Any:
-    """``model.model_validate(data)``, a pydantic error turned into a one-line :class:`ConfigError`.
+    """:func:`~sweepnet.options.validate_options` of a section, which must be a mapping.
 
     Parameters
     ----------
@@ -425,24 +360,7 @@ def validate_model(model: type[BaseModel], data: Any, field: str = "") -> Any:
     if not isinstance(data, dict):
         what = "a sweep file" if not field else field
         raise ConfigError(field, f"{what} must be a mapping of keys, got {_kind(data)} {data!r}")
-    try:
-        validated = model.model_validate(data)
-    except ValidationError as err:
-        # A misspelt key is both unknown and leaves a required one missing: name the misspelling.
-        error = min(err.errors(), key=lambda error: error["type"] != "extra_forbidden")
-        loc = [part for part in error["loc"] if not _is_union_tag(part)]
-        path = _join(field, loc)
-        if error["type"] == "extra_forbidden":
-            owner = _model_at(model, loc[:-1])
-            reason = _unknown_key(str(loc[-1]), list(owner.model_fields) if owner else [])
-        elif error["type"] == "missing":
-            reason = "required"
-        else:
-            message = error["msg"].removeprefix("Value error, ")
-            reason = message if error["type"] == "value_error" else f"{message}, got {_short(error['input'])}"
-        raise ConfigError(path, reason) from None
-    refuse_conversions(data, validated, field)
-    return validated
+    return validate_options(model, data, field)
 
 
 def section_models() -> dict[str, type[BaseModel]]:
@@ -463,45 +381,8 @@ def _name_of(section: Any, field: str) -> tuple[str, str]:
     name = section.get("name") if isinstance(section, dict) else section
     where = f"{field}.name" if isinstance(section, dict) else field
     if not isinstance(name, str):
-        raise ConfigError(where, f"required: the registered name of the component, got {_short(name)}")
+        raise ConfigError(where, f"required: the registered name of the component, got {short_repr(name)}")
     return name, where
-
-
-def _unknown_key(key: str, expected: list[str]) -> str:
-    close = difflib.get_close_matches(key, expected, n=2)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    return f"unknown key{hint} (expected one of: {', '.join(expected) or 'none'})"
-
-
-def _model_at(model: type[BaseModel], loc: list[Any]) -> type[BaseModel] | None:
-    """The pydantic model that holds the value at ``loc`` below ``model`` (None if not a model)."""
-    for part in loc:
-        info = model.model_fields.get(part) if isinstance(part, str) else None
-        nested = _model_type(info.annotation) if info is not None else None
-        if nested is None:
-            return None
-        model = nested
-    return model
-
-
-def _model_type(annotation: Any) -> type[BaseModel] | None:
-    """The BaseModel class in ``annotation`` (``X``, ``X | None``), if any."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        models = [arg for arg in typing.get_args(annotation) if _model_type(arg) is not None]
-        return models[0] if len(models) == 1 else None
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-
-
-def _is_union_tag(part: Any) -> bool:
-    """pydantic names the union member tried (``"str"``, ``"dict[str,any]"``) in ``loc``; drop it."""
-    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part)
-
-
-def _join(field: str, loc: list[Any]) -> str:
-    path = field
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
 
 
 def _kind(value: Any) -> str:
@@ -510,8 +391,3 @@ def _kind(value: Any) -> str:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -244,13 +244,10 @@ def test_parse_options_of_a_component_without_options():
         component.parse_options({"momentum": 0.9}, "solver.optim_config")
 
 
-def test_validate_options_reports_one_line_with_the_count_of_further_errors():
+def test_validate_options_reports_the_first_of_several_errors_in_one_line():
     with pytest.raises(ConfigError) as err:
         validate_options(_Options, {"units": 0, "scale": "big"}, "model")
-    message = str(err.value)
-    assert "\n" not in message
-    assert message.startswith("model.units: Input should be greater than 0, got 0")
-    assert message.endswith("(and 1 more error)")
+    assert str(err.value) == "model.units: Input should be greater than 0, got 0"
 
 
 def test_validate_options_names_list_items_with_brackets():
@@ -266,6 +263,6 @@ def test_validate_options_names_list_items_with_brackets():
 def test_a_misspelt_key_is_named_before_the_required_key_it_leaves_missing():
     with pytest.raises(ConfigError) as err:
         validate_options(_Options, {"unit": 3}, "model.layers[1]")
-    assert str(err.value) == "model.layers[1].unit: unknown key (expected one of: units, scale) (and 1 more error)"
+    assert str(err.value) == "model.layers[1].unit: unknown key; did you mean 'units'? (expected one of: units, scale)"
     with pytest.raises(ConfigError, match=r"^model.layers\[1\].units: required$"):
         validate_options(_Options, {}, "model.layers[1]")

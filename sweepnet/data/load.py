@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from sweepnet.data.dataset import Dataset
 from sweepnet.data.home import resolve_data_home
-from sweepnet.data.plugin import DatasetPlugin, NoOptions
+from sweepnet.data.plugin import DatasetPlugin
 from sweepnet.data.preprocess import preprocess
 from sweepnet.data.spec import DataSpec
 from sweepnet.errors import PluginError, SweepnetError
+from sweepnet.options import NoOptions
 from sweepnet.registry import BUILTIN_PROVIDER
 
 if TYPE_CHECKING:
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["load_dataset"]
 
 
-def load_dataset(spec: DataSpec, registry: Registry) -> Dataset:
+def load_dataset(spec: DataSpec, registry: Registry, options: BaseModel | None = None) -> Dataset:
     """Load and preprocess the data set a sweep's ``data:`` section describes.
 
     Call it once per sweep and share the result: its arrays are read-only, and trials take
@@ -28,6 +31,8 @@ def load_dataset(spec: DataSpec, registry: Registry) -> Dataset:
     ----------
     spec : the validated ``data:`` section.
     registry : the datasets registry (``get_registries().datasets``).
+    options : the plugin's options as the sweep's plan validated them from ``spec.options``;
+        validated here when not given.
 
     Raises
     ------
@@ -38,7 +43,8 @@ def load_dataset(spec: DataSpec, registry: Registry) -> Dataset:
     """
     component = registry.component(spec.name)
     plugin: DatasetPlugin = component.obj()
-    options = component.parse_options(spec.options, "data.options") or NoOptions()
+    if options is None:
+        options = component.parse_options(spec.options, "data.options") or NoOptions()
     data_home = resolve_data_home(spec.data_dir)
     try:
         raw = plugin.load(options, data_home=data_home)

@@ -10,13 +10,9 @@ from pydantic import BaseModel
 
 from sweepnet.data.dataset import Dataset
 from sweepnet.data.download import DownloadSource
-from sweepnet.registry import PluginOptions
+from sweepnet.options import NoOptions
 
 __all__ = ["DatasetPlugin", "NoOptions"]
-
-
-class NoOptions(PluginOptions):
-    """Options of a plugin that takes none."""
 
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
@@ -25,7 +21,7 @@ OptionsT = TypeVar("OptionsT", bound=BaseModel)
 class DatasetPlugin(ABC, Generic[OptionsT]):
     """Loads one data set's raw train / val / test splits.
 
-    Subclasses set ``Options`` (a :class:`~sweepnet.registry.PluginOptions` model of their
+    Subclasses set ``Options`` (a :class:`~sweepnet.options.PluginOptions` model of their
     plugin-specific config keys) and implement :meth:`load`. Generic preprocessing (subsampling,
     mean subtraction, flattening, features, CV folds) is applied afterwards by ``sweepnet.data``,
     so ``load`` returns the data in its natural shape, e.g. images as ``(N, C, H, W)``.

@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from sweepnet.errors import ConfigError
+from sweepnet.options import NoOptions, options_given
 from sweepnet.records import TrialState
-from sweepnet.registry import validate_options
-from sweepnet.search.searcher import Mode, NoOptions, check_mode
+from sweepnet.search.searcher import Mode, check_mode
 
 __all__ = ["NoPruner", "Pruner"]
 
@@ -29,18 +29,21 @@ class Pruner(ABC):
     ----------
     metric, mode : the reported metric, e.g. ``"val_acc"`` with ``"max"``.
     max_epochs : epochs of a trial that is never pruned.
-    **options : pruner-specific keys, validated by ``Options``.
+    options : an instance of ``Options``, as the plan validated it from the ``pruner:`` section; or
+    **keys : pruner-specific keys, validated by ``Options`` here (when built directly).
     """
 
     Options: ClassVar[type[BaseModel]] = NoOptions
 
-    def __init__(self, *, metric: str, mode: Mode, max_epochs: int, **options: Any) -> None:
+    def __init__(
+        self, *, metric: str, mode: Mode, max_epochs: int, options: BaseModel | None = None, **keys: Any
+    ) -> None:
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise ConfigError("max_epochs", f"must be a positive integer, got {max_epochs!r}")
         self.metric = metric
         self.mode = check_mode(mode)
         self.max_epochs = max_epochs
-        self.options = validate_options(self.Options, options, "pruner")
+        self.options = options_given(self.Options, options, keys, "pruner")
 
     @abstractmethod
     def report(self, trial_id: str, epoch: int, value: float) -> bool:

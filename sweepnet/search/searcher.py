@@ -5,11 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from sweepnet.errors import ConfigError
+from sweepnet.options import NoOptions, options_given
 from sweepnet.records import TrialState
-from sweepnet.registry import validate_options
 from sweepnet.search.space import SearchSpace
 
 __all__ = ["MAX_TRIALS", "Mode", "NoOptions", "Searcher", "check_mode"]
@@ -18,12 +18,6 @@ Mode = Literal["max", "min"]
 
 MAX_TRIALS = 100_000
 """Most trials one sweep may run: the points of a grid, ``search.num_samples``."""
-
-
-class NoOptions(BaseModel):
-    """Options of a searcher or pruner that takes none."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class Searcher(ABC):
@@ -42,19 +36,29 @@ class Searcher(ABC):
     space : the parsed search space.
     seed : makes the sequence of points reproducible; None draws fresh entropy.
     metric, mode : the optimised metric, e.g. ``"val_acc"`` with ``"max"``.
-    **options : searcher-specific keys, validated by ``Options``.
+    options : an instance of ``Options``, as the plan validated it from ``search.options``; or
+    **keys : searcher-specific keys, validated by ``Options`` here (when built directly).
     """
 
     Options: ClassVar[type[BaseModel]] = NoOptions
 
-    def __init__(self, space: SearchSpace, *, seed: int | None = None, metric: str, mode: Mode, **options: Any) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        seed: int | None = None,
+        metric: str,
+        mode: Mode,
+        options: BaseModel | None = None,
+        **keys: Any,
+    ) -> None:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigError("seed", f"must be a non-negative integer, got {seed!r}")
         self.space = space
         self.seed = seed
         self.metric = metric
         self.mode = check_mode(mode)
-        self.options = validate_options(self.Options, options, "searcher")
+        self.options = options_given(self.Options, options, keys, "searcher")
 
     @property
     def total(self) -> int | None:

@@ -123,7 +123,9 @@ def test_classification_only_models_refuse_regression_data(name):
 def test_config_mismatches_fail_at_build_time():
     with pytest.raises(ConfigError, match=r"needs images \(C, H, W\), but 'blobs' has inputs \(12,\)"):
         _build("three_layer_convnet", VECTORS)
-    with pytest.raises(ConfigError, match=r"^model.filter_size: Value error, must be odd"):
+    with pytest.raises(
+        ConfigError, match=r"^model.filter_size: must be odd, so that the padding keeps the image size$"
+    ):
         REGISTRY.component("three_layer_convnet").parse_options({"filter_size": 4}, "model")
     with pytest.raises(ConfigError, match=r"^model.loss: 'mse' does not suit the classification data set"):
         _build("fc", VECTORS, loss="mse")

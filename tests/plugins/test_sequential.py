@@ -237,7 +237,11 @@ def test_the_default_registry_is_the_process_wide_one(fresh_plugin_state):
         (["rleu", {"name": "affine", "units": 3}], VECTORS,
          r"^model.layers\[0\].name: unknown layer 'rleu'; did you mean 'relu'\? \(available: affine, "),
         ([{"units": 3}], VECTORS, r"^model.layers\[0\].name: missing: write a layer as `relu`"),
-        ([{"name": "affine", "unit": 3}], VECTORS, r"^model.layers\[0\].unit: unknown key \(expected one of: units, "),
+        (
+            [{"name": "affine", "unit": 3}],
+            VECTORS,
+            r"^model.layers\[0\].unit: unknown key; did you mean 'units'\? \(expected one of: units, ",
+        ),
         ([{"name": "conv", "filters": "many", "kernel": 3}], IMAGES,
          r"^model.layers\[0\].filters: Input should be a valid integer"),
         ([{"name": "affine", "units": -3}], VECTORS,
