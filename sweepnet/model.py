@@ -10,8 +10,7 @@ the trial trains the result:
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from typing import ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Protocol, Self, TypeVar
 
 import numpy as np
 from pydantic import BaseModel
@@ -76,16 +75,23 @@ class ClassicModel(Protocol):
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-class ModelPlugin(ABC, Generic[OptionsT]):
-    """A model plugin: ``Options`` (its config keys), ``trainer`` and :meth:`build`.
+class ModelPlugin(Generic[OptionsT]):
+    """A model plugin: ``Options`` (its config keys), ``trainer`` and :meth:`_build`.
 
     Registered as the class; sweepnet calls ``cls().build(options, meta, seed=...)`` once per trial.
+    A subclass implements :meth:`_build`, which receives the generator and dtype :meth:`build`
+    resolved; one that overrides :meth:`build` itself (as plugins written before ``_build`` do)
+    keeps working.
     """
 
     Options: ClassVar[type[BaseModel]] = NoOptions
     trainer: ClassVar[Trainer] = "solver"
 
-    @abstractmethod
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        if cls.build is ModelPlugin.build and cls._build is ModelPlugin._build:
+            raise TypeError(f"Can't instantiate model plugin {cls.__name__} without a _build (or build) method")
+        return super().__new__(cls)
+
     def build(
         self,
         options: OptionsT,
@@ -110,6 +116,14 @@ class ModelPlugin(ABC, Generic[OptionsT]):
         ConfigError
             naming the ``model.*`` field when the options do not fit the data (before any training).
         """
+        return self._build(options, meta, resolve_rng(seed, rng), np.dtype(dtype))
+
+    def _build(
+        self, options: OptionsT, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype
+    ) -> SolverModel | ClassicModel:
+        """What :meth:`build` does once ``seed`` / ``rng`` became the generator ``rng`` (draw
+        everything random from it) and ``dtype`` a ``np.dtype``."""
+        raise NotImplementedError  # __new__ refuses a class that overrides neither method
 
     def count_params(self, options: OptionsT, meta: DatasetMeta) -> int | None:
         """How many parameters :meth:`build` would create for ``options`` and ``meta``, found

@@ -56,3 +56,28 @@ def test_model_plugins_must_implement_build_and_default_to_the_solver():
     with pytest.raises(TypeError, match="build"):
         NoBuild()
     assert ModelPlugin.trainer == "solver"
+
+
+class _Drawing(ModelPlugin):
+    """Hands back what build gave _build."""
+
+    def _build(self, options, meta, rng, dtype):
+        return rng, dtype
+
+
+def test_build_turns_seed_or_generator_and_dtype_into_what_build_needs():
+    (rng, dtype), (again, _) = _Drawing().build(None, DIGITS, seed=3), _Drawing().build(None, DIGITS, seed=3)
+    assert dtype == np.dtype(np.float32) and isinstance(dtype, np.dtype)
+    np.testing.assert_array_equal(rng.standard_normal(3), again.standard_normal(3))
+    generator = np.random.default_rng(0)
+    assert _Drawing().build(None, DIGITS, rng=generator, dtype="float64") == (generator, np.dtype("float64"))
+    with pytest.raises(ValueError, match="not both"):
+        _Drawing().build(None, DIGITS, seed=1, rng=generator)
+
+
+def test_a_plugin_that_overrides_build_itself_still_works():
+    class OwnBuild(ModelPlugin):
+        def build(self, options, meta, *, seed=None, rng=None, dtype=np.float32):
+            return seed, dtype
+
+    assert OwnBuild().build(None, DIGITS, seed=5) == (5, np.float32)

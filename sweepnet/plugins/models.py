@@ -21,7 +21,7 @@ from sweepnet.core.classifiers import KNearestNeighbor, LinearClassifier, Linear
 from sweepnet.core.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
 from sweepnet.data import DatasetMeta
 from sweepnet.errors import ConfigError
-from sweepnet.model import LossName, ModelPlugin, num_outputs, require_classification, resolve_loss, resolve_rng
+from sweepnet.model import LossName, ModelPlugin, num_outputs, require_classification, resolve_loss
 from sweepnet.plugins.sequential import SequentialPlugin
 from sweepnet.registry import Registry
 
@@ -65,14 +65,8 @@ class FullyConnectedNetPlugin(ModelPlugin["FullyConnectedNetPlugin.Options"]):
         affine = sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(dims))
         return affine + (2 * sum(options.hidden_dims) if options.normalization else 0)
 
-    def build(
-        self,
-        options: Options,
-        meta: DatasetMeta,
-        *,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        dtype: _DType = np.float32,
+    def _build(
+        self, options: Options, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype
     ) -> FullyConnectedNet:
         """A FullyConnectedNet over flattened inputs; regression data sets train with the mse loss."""
         return FullyConnectedNet(
@@ -85,7 +79,7 @@ class FullyConnectedNetPlugin(ModelPlugin["FullyConnectedNetPlugin.Options"]):
             weight_scale=options.weight_scale,
             dtype=dtype,
             loss=resolve_loss(options.loss, meta),
-            rng=resolve_rng(seed, rng),  # not seed=: that would freeze the dropout mask
+            rng=rng,  # not seed=: that would freeze the dropout mask
         )
 
 
@@ -101,15 +95,7 @@ class TwoLayerNetPlugin(ModelPlugin["TwoLayerNetPlugin.Options"]):
         """``W1 b1 W2 b2``."""
         return (math.prod(meta.input_shape) + 1) * options.hidden_dim + (options.hidden_dim + 1) * num_outputs(meta)
 
-    def build(
-        self,
-        options: Options,
-        meta: DatasetMeta,
-        *,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        dtype: _DType = np.float32,
-    ) -> TwoLayerNet:
+    def _build(self, options: Options, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype) -> TwoLayerNet:
         """A TwoLayerNet over flattened inputs, its parameters cast to ``dtype``."""
         require_classification(meta, "two_layer")
         net = TwoLayerNet(
@@ -118,7 +104,7 @@ class TwoLayerNetPlugin(ModelPlugin["TwoLayerNetPlugin.Options"]):
             num_classes=num_outputs(meta),
             weight_scale=options.weight_scale,
             reg=options.reg,
-            rng=resolve_rng(seed, rng),
+            rng=rng,
         )
         net.params = {name: value.astype(dtype) for name, value in net.params.items()}
         return net
@@ -148,14 +134,8 @@ class ThreeLayerConvNetPlugin(ModelPlugin["ThreeLayerConvNetPlugin.Options"]):
         conv = filters * (channels * size * size + 1)
         return conv + (filters * (height // 2) * (width // 2) + 1) * hidden + (hidden + 1) * num_outputs(meta)
 
-    def build(
-        self,
-        options: Options,
-        meta: DatasetMeta,
-        *,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        dtype: _DType = np.float32,
+    def _build(
+        self, options: Options, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype
     ) -> ThreeLayerConvNet:
         """A ThreeLayerConvNet for images of shape ``meta.input_shape == (C, H, W)``."""
         require_classification(meta, "three_layer_convnet")
@@ -168,7 +148,7 @@ class ThreeLayerConvNetPlugin(ModelPlugin["ThreeLayerConvNetPlugin.Options"]):
             weight_scale=options.weight_scale,
             reg=options.reg,
             dtype=dtype,
-            rng=resolve_rng(seed, rng),
+            rng=rng,
         )
 
 
@@ -269,15 +249,7 @@ class KNearestNeighborPlugin(ModelPlugin["KNearestNeighborPlugin.Options"]):
         """None of its own: kNN keeps a reference to the training data."""
         return 0
 
-    def build(
-        self,
-        options: Options,
-        meta: DatasetMeta,
-        *,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        dtype: _DType = np.float32,
-    ) -> KNNModel:
+    def _build(self, options: Options, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype) -> KNNModel:
         """A kNN classifier voting among ``options.k`` neighbours (nothing random)."""
         require_classification(meta, "knn")
         return KNNModel(options.k)
@@ -302,18 +274,12 @@ class _LinearPlugin(ModelPlugin["LinearOptions"]):
         """``W: (D, C)`` over flattened inputs."""
         return math.prod(meta.input_shape) * num_outputs(meta)
 
-    def build(
-        self,
-        options: LinearOptions,
-        meta: DatasetMeta,
-        *,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        dtype: _DType = np.float32,
+    def _build(
+        self, options: LinearOptions, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype
     ) -> LinearModel:
         """A linear classifier for ``meta.num_classes`` classes over flattened inputs."""
         require_classification(meta, self.name)
-        return LinearModel(self.classifier(), options, num_outputs(meta), resolve_rng(seed, rng), dtype)
+        return LinearModel(self.classifier(), options, num_outputs(meta), rng, dtype)
 
 
 class LinearSVMPlugin(_LinearPlugin):

@@ -34,7 +34,7 @@ from sweepnet.core.layers import mse_loss, softmax_loss, svm_loss
 from sweepnet.data import DatasetMeta
 from sweepnet.errors import ConfigError
 from sweepnet.layer import Layer, Mode, Params, Shape, ShapeError
-from sweepnet.model import LossName, ModelPlugin, num_outputs, resolve_loss, resolve_rng
+from sweepnet.model import LossName, ModelPlugin, num_outputs, resolve_loss
 from sweepnet.pluginmanager import get_registries
 from sweepnet.plugins.layers import WeightScale
 from sweepnet.registry import Component, Registry, UnknownComponentError
@@ -227,14 +227,8 @@ class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
                 )
         return count
 
-    def build(
-        self,
-        options: SequentialPlugin.Options,
-        meta: DatasetMeta,
-        *,
-        seed: int | None = None,
-        rng: np.random.Generator | None = None,
-        dtype: np.dtype | type = np.float32,
+    def _build(
+        self, options: SequentialPlugin.Options, meta: DatasetMeta, rng: np.random.Generator, dtype: np.dtype
     ) -> SequentialNet:
         """Resolve, validate and initialise every layer for inputs of ``meta.input_shape``.
 
@@ -246,7 +240,6 @@ class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
             does not match the data set's classes / targets.
         """
         loss_name = resolve_loss(options.loss, meta)
-        generator = resolve_rng(seed, rng)
         registry = self._layer_registry or get_registries().layers
         layers: list[tuple[str, Layer, Shape]] = []
         layer_params: list[Params] = []
@@ -256,7 +249,7 @@ class SequentialPlugin(ModelPlugin["SequentialPlugin.Options"]):
             component, layer = _make_layer(registry, spec, index, options.weight_scale)
             name = component.name
             try:
-                params, shape = layer.init_params(shape, generator, dtype)
+                params, shape = layer.init_params(shape, rng, dtype)
             except ShapeError as err:
                 raise ConfigError(f"{_FIELD}[{index}]", f"{name} {err}") from None
             layers.append((name, layer, tuple(shape)))
