@@ -157,11 +157,7 @@ def _latest_parent_run(uri: str, name: str) -> ParentRun | None:
         return parent
     store = client(uri)
     with store_errors(uri):
-        experiment = store.get_experiment_by_name(name)
-        run = latest_parent(store, experiment.experiment_id) if experiment else None
-    if experiment is None or run is None:
-        return None
-    return _parent_of(run, experiment.experiment_id)
+        return _parent_through_mlflow(store, name)
 
 
 def sweep_experiment(name: str, tracking_uri: str | None = None) -> str:
@@ -306,17 +302,20 @@ def _parent_and_children(execute: Execute, name: str, histories: bool) -> tuple[
 def _read_through_mlflow(uri: str, name: str, histories: bool) -> tuple[ParentRun, list[_Child]] | None:
     store = client(uri)
     with store_errors(uri):
-        experiment = store.get_experiment_by_name(name)
-        run = latest_parent(store, experiment.experiment_id) if experiment else None
-        if experiment is None or run is None:
+        parent = _parent_through_mlflow(store, name)
+        if parent is None:
             return None
-        children = _children(store, experiment.experiment_id, run.info.run_id, histories)
-    return _parent_of(run, experiment.experiment_id), children
+        return parent, _children(store, parent.experiment_id, parent.run_id, histories)
 
 
-def _parent_of(run: Run, experiment_id: str) -> ParentRun:
+def _parent_through_mlflow(store: MlflowClient, name: str) -> ParentRun | None:
+    """The latest parent run of sweep ``name`` as MLflow's client finds it; None without one."""
+    experiment = store.get_experiment_by_name(name)
+    run = latest_parent(store, experiment.experiment_id) if experiment else None
+    if experiment is None or run is None:
+        return None
     info = run.info
-    return ParentRun(experiment_id, info.run_id, info.artifact_uri or "", info.status, dict(run.data.tags))
+    return ParentRun(experiment.experiment_id, info.run_id, info.artifact_uri or "", info.status, dict(run.data.tags))
 
 
 def latest_parent(store: MlflowClient, experiment_id: str) -> Run | None:
