@@ -18,8 +18,8 @@ from sweepnet import leaderboard
 from sweepnet.bundle import ModelBundle, ModelFileError
 from sweepnet.config import load_plan, plan_from_text
 from sweepnet.data import DatasetMeta
-from sweepnet.data.plugin import NoOptions
 from sweepnet.errors import SweepnetError
+from sweepnet.options import NoOptions
 from sweepnet.predictor import Predictor, load_model
 from sweepnet.tracking import TrackingError, read_sweep
 from sweepnet.trial import run_trial
@@ -57,7 +57,7 @@ def test_in_a_fresh_process_the_loaded_model_reproduces_the_recorded_test_accura
     """What a user does after the sweep: a new Python, the sweep's name, the raw test split."""
     code = textwrap.dedent(f"""
         import json, numpy as np, sweepnet
-        from sweepnet.data.plugin import NoOptions
+        from sweepnet.options import NoOptions
         from sweepnet.pluginmanager import get_registries
         model = sweepnet.load_model({recorded_sweep.name!r}, tracking_uri={recorded_sweep.uri!r})
         raw = get_registries().datasets.get("digits")().load(NoOptions(), data_home=None)

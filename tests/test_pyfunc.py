@@ -21,7 +21,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from sweepnet import leaderboard
-from sweepnet.data.plugin import NoOptions
+from sweepnet.options import NoOptions
 from sweepnet.pyfunc import PyfuncModel, _load_pyfunc
 from sweepnet.tracking import read_sweep
 
@@ -62,7 +62,7 @@ def test_mlflow_loads_it_in_a_fresh_process_without_unpickling_anything(recorded
         import mlflow
         mlflow.set_tracking_uri({recorded_sweep.uri!r})
         model = mlflow.pyfunc.load_model("runs:/{_parent_run_id(recorded_sweep)}/model")
-        from sweepnet.data.plugin import NoOptions
+        from sweepnet.options import NoOptions
         from sweepnet.pluginmanager import get_registries
         raw = get_registries().datasets.get("digits")().load(NoOptions(), data_home=None)
         print(json.dumps(float(np.mean(model.predict(raw.X_test) == raw.y_test))))

@@ -261,7 +261,7 @@ def test_trials_run_by_ray_workers_rerun_here_exactly_and_the_best_model_rescore
         assert out.splitlines()[-1] == expected, out
     code = textwrap.dedent(f"""
         import json, numpy as np, sweepnet
-        from sweepnet.data.plugin import NoOptions
+        from sweepnet.options import NoOptions
         from sweepnet.pluginmanager import get_registries
         model = sweepnet.load_model("on-ray", tracking_uri={uri!r})
         raw = get_registries().datasets.get("digits")().load(NoOptions(), data_home=None)
