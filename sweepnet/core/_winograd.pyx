@@ -555,34 +555,37 @@ def conv_backward(dout, x, w, Py_ssize_t pad, Py_ssize_t block_rows, dx):
     ----------
     dout : (N, F, H', W') float32 or float64, last axis contiguous
     x, w, pad, block_rows : as given to :func:`conv_forward`
-    dx : (N, C, H, W) of the dtype of ``x``, last axis contiguous: overwritten with the gradient
+    dx : (N, C, H, W) of the dtype of ``x``, last axis contiguous: overwritten with the gradient;
+        None to skip the input's gradient (its GEMMs and adjoint transform)
 
     Returns
     -------
-    dx, dw : (F, C, 3, 3), db : (F,)
+    dx (None when given None), dw : (F, C, 3, 3), db : (F,)
     """
     n, c, height, width = x.shape
     f = w.shape[0]
     out_h, out_w, th, tw = tile_grid(height, width, pad)
     _expect_shape("w", w, (f, c, 3, 3))
     _expect_shape("dout", dout, (n, f, out_h, out_w))
-    _expect_shape("dx", dx, x.shape)
     u = _filter_transform(w)
     u_t = u.transpose(0, 2, 1)  # (16, C, F); matmul hands the transpose to BLAS, no copy
     block = min(block_rows, n * th) * tw
     v = _tile_buffer(c, block, x.dtype)
     dm = _tile_buffer(f, block, x.dtype)
-    dv = _tile_buffer(c, block, x.dtype)
     du = np.zeros((16, f, c), dtype=x.dtype)
     du_block = np.empty_like(du)
     db = np.zeros(f)
-    dx[...] = 0
+    if dx is not None:
+        _expect_shape("dx", dx, x.shape)
+        dv = _tile_buffer(c, block, x.dtype)
+        dx[...] = 0
     for r0, r1 in _blocks(n * th, block_rows):
         p = (r1 - r0) * tw
         _input_tiles(x, pad, r0, r1, v)
         _output_tiles_adjoint(dout, r0, r1, dm)
         db += dm[5, :, :p].sum(axis=1)  # dM[5] = (A dY A^T)[1, 1] is the sum of the tile's dY
         du += np.matmul(dm[:, :, :p], v[:, :, :p].transpose(0, 2, 1), out=du_block)
-        np.matmul(u_t, dm[:, :, :p], out=dv[:, :, :p])
-        _input_tiles_adjoint(dv, pad, r0, r1, dx)
+        if dx is not None:
+            np.matmul(u_t, dm[:, :, :p], out=dv[:, :, :p])
+            _input_tiles_adjoint(dv, pad, r0, r1, dx)
     return dx, _filter_transform_adjoint(du), db.astype(x.dtype)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -194,17 +194,30 @@ def conv_forward_fast(
     return out, (path, x, w, b, conv_param, cols)
 
 
-def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@overload
+def conv_backward_fast(
+    dout: np.ndarray, cache: Cache, *, need_dx: Literal[True] = ...
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def conv_backward_fast(
+    dout: np.ndarray, cache: Cache, *, need_dx: bool
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]: ...
+def conv_backward_fast(
+    dout: np.ndarray, cache: Cache, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Backward pass of :func:`conv_forward_fast`, on the path its forward took.
 
     Parameters
     ----------
     dout : (N, F, H', W')
     cache : from :func:`conv_forward_fast`
+    need_dx : False where nothing uses the input's gradient (a net's first layer: its images
+        need none); ``dx`` is then not computed, which spares one of the three products and
+        the col2im (or Winograd's input adjoint), about half of the backward pass
 
     Returns
     -------
-    dx : (N, C, H, W)
+    dx : (N, C, H, W), or None with ``need_dx=False``
     dw : (F, C, HH, WW)
     db : (F,)
     """
@@ -217,7 +230,7 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     dout = np.asarray(dout)
     if dout.shape != out_shape:  # the kernels index dout by the forward's sizes
         raise ValueError(f"expected dout of shape {out_shape}, the forward's output, got {dout.shape}")
-    dx = reusable(x.shape, x.dtype)
+    dx = reusable(x.shape, x.dtype) if need_dx else None
     if path == "winograd":
         if dout.dtype != x.dtype or (dout.shape[3] > 1 and dout.strides[3] != dout.itemsize):
             dout = _copy(dout, x.dtype)
@@ -230,18 +243,21 @@ def conv_backward_fast(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     w_cols = w.reshape(f, k)
     if path == "im2col":
         dw_db = dout_cols @ cols.T  # (F, C*HH*WW + 1): the ones row of cols turns the last column into db
-        dcols = np.matmul(w_cols.T, dout_cols, out=reusable((k, dout_cols.shape[1]), x.dtype))
-        _fastconv.col2im(dcols, n, c, height, width, hh, ww, pad, stride, out=dx)
+        if dx is not None:
+            dcols = np.matmul(w_cols.T, dout_cols, out=reusable((k, dout_cols.shape[1]), x.dtype))
+            _fastconv.col2im(dcols, n, c, height, width, hh, ww, pad, stride, out=dx)
     else:
         dw_db = np.zeros((f, k + 1), dtype=x.dtype)
-        dx[...] = 0  # the blocks add up in it
         blocks = _BlockColumns(x, w.shape, pad, stride)
-        dcols = reusable((k, blocks.width), x.dtype)
+        if dx is not None:
+            dx[...] = 0  # the blocks add up in it
+            dcols = reusable((k, blocks.width), x.dtype)
         for r0, r1 in blocks.ranges:
             dout_block = dout_cols[:, r0 * out_w : r1 * out_w]
             dw_db += dout_block @ blocks.columns(r0, r1).T
-            block_dcols = np.matmul(w_cols.T, dout_block, out=dcols[:, : (r1 - r0) * out_w])
-            _fastconv.col2im(block_dcols, n, c, height, width, hh, ww, pad, stride, out=dx, rows=(r0, r1))
+            if dx is not None:
+                block_dcols = np.matmul(w_cols.T, dout_block, out=dcols[:, : (r1 - r0) * out_w])
+                _fastconv.col2im(block_dcols, n, c, height, width, hh, ww, pad, stride, out=dx, rows=(r0, r1))
     return dx, dw_db[:, :k].reshape(w.shape), dw_db[:, k].copy()
 
 

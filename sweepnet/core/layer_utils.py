@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -182,17 +182,28 @@ def conv_relu_forward(
     return out, (conv_cache, relu_cache)
 
 
-def conv_relu_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of :func:`conv_relu_forward`.
+@overload
+def conv_relu_backward(
+    dout: np.ndarray, cache: Cache, *, need_dx: Literal[True] = ...
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def conv_relu_backward(
+    dout: np.ndarray, cache: Cache, *, need_dx: bool
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]: ...
+def conv_relu_backward(
+    dout: np.ndarray, cache: Cache, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`conv_relu_forward`; ``need_dx`` as for
+    :func:`~sweepnet.core.fast_layers.conv_backward_fast`.
 
     Returns
     -------
-    dx : (N, C, H, W)
+    dx : (N, C, H, W), or None with ``need_dx=False``
     dw : (F, C, HH, WW)
     db : (F,)
     """
     conv_cache, relu_cache = cache
-    return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache)
+    return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache, need_dx=need_dx)
 
 
 def conv_relu_pool_forward(
@@ -214,21 +225,35 @@ def conv_relu_pool_forward(
     cache : for :func:`conv_relu_pool_backward`
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    s, relu_cache = relu_forward(a)
-    out, pool_cache = max_pool_forward_fast(s, pool_param)
+    # ReLU after the pool, on a quarter of the values (for 2x2 windows): ReLU is monotone, so the
+    # pool of the ReLU is the ReLU of the pool, and the gradient is the same too. The pool's first
+    # maximum of a window is the ReLU's when that maximum is positive; when it is not, every
+    # input of the window has a zero ReLU gradient, and so does the pooled value here.
+    pooled, pool_cache = max_pool_forward_fast(a, pool_param)
+    out, relu_cache = relu_forward(pooled)
     return out, (conv_cache, relu_cache, pool_cache)
 
 
-def conv_relu_pool_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward pass of :func:`conv_relu_pool_forward`.
+@overload
+def conv_relu_pool_backward(
+    dout: np.ndarray, cache: Cache, *, need_dx: Literal[True] = ...
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def conv_relu_pool_backward(
+    dout: np.ndarray, cache: Cache, *, need_dx: bool
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]: ...
+def conv_relu_pool_backward(
+    dout: np.ndarray, cache: Cache, *, need_dx: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Backward pass of :func:`conv_relu_pool_forward`; ``need_dx`` as for
+    :func:`~sweepnet.core.fast_layers.conv_backward_fast` (False in a net's first layer).
 
     Returns
     -------
-    dx : (N, C, H, W)
+    dx : (N, C, H, W), or None with ``need_dx=False``
     dw : (F, C, HH, WW)
     db : (F,)
     """
     conv_cache, relu_cache, pool_cache = cache
-    ds = max_pool_backward_fast(dout, pool_cache)
-    da = relu_backward(ds, relu_cache)
-    return conv_backward_fast(da, conv_cache)
+    da = max_pool_backward_fast(relu_backward(dout, relu_cache), pool_cache)
+    return conv_backward_fast(da, conv_cache, need_dx=need_dx)

@@ -266,6 +266,24 @@ def test_conv_fast_numerical_gradients(rng, small_blocks, shape, pad, path):
         assert rel_error(grad, expected) < GRAD_TOL
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    ("shape", "stride", "pad", "path"), _path_cases([((2, 3, 7, 7, 4, 3, 3), 1, 1), ((3, 2, 9, 6, 5, 3, 2), 2, 2)])
+)
+def test_conv_backward_fast_without_dx_gives_the_same_dw_and_db(rng, small_blocks, shape, stride, pad, path, dtype):
+    x, w, b = _conv_inputs(rng, shape, dtype)
+    conv_param = {"stride": stride, "pad": pad}
+    with use_paths(conv=path):
+        out, cache = conv_forward_fast(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    _, dw, db = (a.copy() for a in conv_backward_fast(dout, cache))
+    dx, dw_alone, db_alone = conv_backward_fast(dout, cache, need_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw_alone, dw)
+    np.testing.assert_array_equal(db_alone, db)
+    assert dw_alone.dtype == db_alone.dtype == dtype
+
+
 @pytest.mark.parametrize("path", CONV_PATHS)
 def test_conv_fast_output_is_a_transposed_view_of_the_gemm_layout(rng, path):
     # API.md: the output of every path is (N, F, H', W') laid out as (F, N, H', W') in memory.

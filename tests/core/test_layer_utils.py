@@ -6,6 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sweepnet.core.fast_layers import (
+    conv_backward_fast,
+    conv_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
 from sweepnet.core.gradient_check import eval_numerical_gradient_array, rel_error
 from sweepnet.core.layer_utils import (
     affine_bn_relu_backward,
@@ -26,6 +32,8 @@ from sweepnet.core.layers import (
     conv_forward_naive,
     layernorm_forward,
     max_pool_forward_naive,
+    relu_backward,
+    relu_forward,
 )
 
 CONV = {"stride": 1, "pad": 1}
@@ -137,6 +145,44 @@ def test_conv_relu_pool(rng):
     assert out.shape == (2, 3, 4, 4)
     assert rel_error(out, expected) < 1e-12
     assert_gradients(conv_relu_pool_forward, conv_relu_pool_backward, [x, w, b, CONV, POOL], wrt=[0, 1, 2], rng=rng)
+
+
+def _relu_then_pool(x, w, b, dout):
+    """out, dx, dw, db of conv - ReLU - pool with the ReLU on the whole conv output (earlier versions)."""
+    a, conv_cache = conv_forward_fast(x, w, b, CONV)
+    s, relu_cache = relu_forward(a)
+    out, pool_cache = max_pool_forward_fast(s, POOL)
+    return out, *conv_backward_fast(relu_backward(max_pool_backward_fast(dout, pool_cache), relu_cache), conv_cache)
+
+
+@pytest.mark.parametrize("case", ["random", "ties", "integers"])
+def test_conv_relu_pool_pools_before_the_relu_with_exactly_the_same_results(rng, case):
+    # "ties": zero filters, so each window holds one bias four times, negative for some filters
+    # (windows with no positive value); "integers": many ties and zeros among other values.
+    x, w, b = _conv_args(rng)
+    if case == "ties":
+        w[...], b[:] = 0, (-1.0, 0.0, 2.0)
+    elif case == "integers":
+        x, w, b = (np.round(a) for a in (x, w, b))
+    out, cache = conv_relu_pool_forward(x, w, b, CONV, POOL)
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip((out, *conv_relu_pool_backward(dout, cache)), _relu_then_pool(x, w, b, dout), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_conv_sandwiches_skip_dx_when_asked(rng, pool):
+    x, w, b = _conv_args(rng)
+    forward, backward = (
+        (conv_relu_pool_forward, conv_relu_pool_backward) if pool else (conv_relu_forward, conv_relu_backward)
+    )
+    out, cache = forward(x, w, b, CONV, POOL) if pool else forward(x, w, b, CONV)
+    dout = rng.standard_normal(out.shape)
+    _, dw, db = (g.copy() for g in backward(dout, cache))
+    dx, dw_alone, db_alone = backward(dout, cache, need_dx=False)
+    assert dx is None
+    np.testing.assert_array_equal(dw_alone, dw)
+    np.testing.assert_array_equal(db_alone, db)
 
 
 def test_float32_in_float32_out(rng):
