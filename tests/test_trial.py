@@ -26,7 +26,7 @@ def trial(text, *overrides, registries, params=None):
     plan = plan_from_text(text, overrides, registries=registries)
     dataset = plan.load_dataset()
     plan.check(dataset)
-    return plan.trial_spec(params if params is not None else plan.make_searcher().ask(), 0), dataset
+    return plan.trial_spec(params if params is not None else plan.bind(dataset.meta).make_searcher().ask(), 0), dataset
 
 
 def test_fc_on_digits_completes_with_a_sane_accuracy(builtin_registries):

@@ -84,14 +84,14 @@ def run(args: argparse.Namespace) -> int:
     dataset = plan.load_dataset()
     plan.check(dataset)
     if replay is None:
-        params = plan.make_searcher().ask()
+        params = plan.bind(dataset.meta).make_searcher().ask()
         if params is None:
             raise ConfigError("search.searcher", "proposed no trial to run")
         spec = plan.trial_spec(params, number=0)
         print(f"trial {spec.trial_id[:8]} of sweep {plan.name} (seed {spec.seed})")
     else:
         _print_recorded(replay)
-    plan.check_model_size(spec)  # a point no probe covered; in a sweep it fails only its trial
+    plan.check_model_size(spec, dataset.meta)  # a point no probe covered; in a sweep it fails only its trial
     for path, value in spec.params.items():
         print(f"  {path} = {value!r}")
     result = _run(spec, dataset, verbose=not args.quiet, debug=args.pdb)
