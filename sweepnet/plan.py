@@ -216,8 +216,9 @@ class SweepPlan:
         with _located(self.source, self._override_paths):
             return self._make_pruner(metric, mode)
 
-    def trial_spec(self, params: dict[str, Any], number: int) -> TrialSpec:
-        """Resolve and validate one point; hash it to its ``trial_id`` and derive its seed.
+    def trial(self, params: dict[str, Any], number: int) -> tuple[TrialSpec, TrialSetup]:
+        """Resolve and validate one point: its spec (hashed to its ``trial_id``, with its seed derived)
+        and its validated setup, which a trial run in this process takes as it is.
 
         Parameters
         ----------
@@ -232,9 +233,13 @@ class SweepPlan:
         setup = setup_trial(self.space.resolve(params), self.registries)
         config = setup.config.model_dump(mode="json")
         trial_id = trial_id_of(config)
-        return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id))
+        return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id)), setup
 
-    def check_model_size(self, spec: TrialSpec, meta: DatasetMeta) -> None:
+    def trial_spec(self, params: dict[str, Any], number: int) -> TrialSpec:
+        """The spec of :meth:`trial`."""
+        return self.trial(params, number)[0]
+
+    def check_model_size(self, setup: TrialSetup, meta: DatasetMeta) -> None:
         """Refuse a trial whose model would take more than ``resources.max_model_mb`` for the data
         set ``meta`` describes.
 
@@ -248,7 +253,7 @@ class SweepPlan:
             naming ``model`` and the estimated size.
         """
         with _located(self.source, self._override_paths):
-            _check_model_size(setup_trial(spec.config, self.registries), meta)
+            _check_model_size(setup, meta)
 
     def load_dataset(self) -> Dataset:
         """Load and preprocess the data set (once per sweep, on the driver).
@@ -342,15 +347,15 @@ class BoundPlan:
         """A fresh pruner of the metric over the plan's ``max_epochs`` epochs."""
         return self.plan.make_pruner(self.metric, self.mode)
 
-    def trial_spec(self, params: dict[str, Any], number: int) -> TrialSpec:
-        """The plan's :meth:`~SweepPlan.trial_spec`."""
-        return self.plan.trial_spec(params, number)
+    def trial(self, params: dict[str, Any], number: int) -> tuple[TrialSpec, TrialSetup]:
+        """The plan's :meth:`~SweepPlan.trial`."""
+        return self.plan.trial(params, number)
 
-    def check_model_size(self, spec: TrialSpec) -> None:
+    def check_model_size(self, setup: TrialSetup) -> None:
         """The plan's :meth:`~SweepPlan.check_model_size` for the bound data set (nothing is
         checked without its meta)."""
         if self.sweep.data_meta is not None:
-            self.plan.check_model_size(spec, self.sweep.data_meta)
+            self.plan.check_model_size(setup, self.sweep.data_meta)
 
 
 def trial_id_of(config: dict[str, Any]) -> str:

@@ -388,12 +388,12 @@ class SweepRules:
             if params is None:
                 self._exhausted = True
                 break
-            spec = self._bound.trial_spec(params, number)
+            spec, setup = self._bound.trial(params, number)
             known = self._records.get(spec.trial_id)
             if known is None:
                 spec = self._numbered(spec)
                 try:
-                    self._bound.check_model_size(spec)
+                    self._bound.check_model_size(setup)
                 except ConfigError as err:  # this point only: the others go on
                     self._refuse(spec, str(err))
                     continue

@@ -285,12 +285,11 @@ def test_a_trial_above_the_budget_is_refused_once_the_data_is_known(builtin_regi
     plan = make(text, registries=builtin_registries)
     dataset = plan.load_dataset()
     plan.check(dataset)  # 20000 wide without normalisation: 6.48 MB; each probe changes one
-    spec = plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}, number=0)
+    _, setup = plan.trial({"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}, number=0)
     with pytest.raises(ConfigError, match=r"^sweep\.yaml: model: fc would have 1,660,218 parameters, 7 MB"):
-        plan.check_model_size(spec, dataset.meta)
-    plan.check_model_size(
-        plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1), dataset.meta
-    )
+        plan.check_model_size(setup, dataset.meta)
+    _, setup = plan.trial({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1)
+    plan.check_model_size(setup, dataset.meta)
 
 
 @pytest.mark.parametrize(
