@@ -7,7 +7,7 @@
     plan.check(dataset)                    # every probe point's model fits the data
     bound = plan.bind(dataset.meta)        # the metric and mode, known for the data set's task
     searcher, pruner = bound.make_searcher(), bound.make_pruner()
-    spec = bound.trial_spec(searcher.ask(), number=0)
+    spec, setup = plan.trial(searcher.ask(), number=0)   # setup: the point validated
 
 Validation happens when the plan is made: the file is parsed, the overrides applied, and every
 *probe point* of the search space (each option of every choice, both ends of every range; see

@@ -165,7 +165,7 @@ class SweepRules:
     Parameters
     ----------
     bound : the sweep plan bound to its data set (metric, mode, searcher, pruner, stop criteria,
-        ``trial_spec``, ``resources.max_retries``).
+        the trials' specs, ``resources.max_retries``).
     hook : the plugin manager's hook relay (``get_plugin_manager().hook``).
     history : ``(spec, result)`` pairs recorded by an earlier invocation (resume); finished ones
         are not run again and are re-fed to the searcher and the pruner.
@@ -187,7 +187,7 @@ class SweepRules:
         self._hook = hook
         self._started_at = time.monotonic()
         self._records: dict[str, TrialRecord] = {}
-        self._unended: dict[str, TrialRecord] = {}  # the records not ENDED, a few: the loop reads them often
+        self._unended: dict[str, TrialRecord] = {}  # the few not ENDED, which the loop reads often
         # What to hand out next: the RETRYING records first, then the QUEUED ones.
         self._queue: deque[TrialRecord] = deque()
         self._states: Counter[TrialState] = Counter()
@@ -222,7 +222,7 @@ class SweepRules:
 
     def done(self) -> bool:
         """True when no trial is live or handed out, and none is left to hand out."""
-        return self._head() is None and not self._unended  # an empty queue holds no RETRYING record
+        return self._head() is None and not self._unended
 
     def record(self, trial_id: str) -> TrialRecord:
         """The record of a trial of this invocation, to read (the rules change it)."""

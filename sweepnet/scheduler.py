@@ -5,9 +5,9 @@ the driver, checks the plan against it, and shares it read-only through Ray's ob
 worker actor per trial slot builds the plugin registries once and runs trial after trial, so a
 short trial does not pay for a process start. Each trial streams its per-epoch reports back (a
 generator actor method); the sweep's rules (:class:`~sweepnet.rules.SweepRules`) decide what runs
-next and call the lifecycle hooks and the pruner. After an epoch at which the pruner may stop the trial (its
-``decision_epochs``) the worker waits for the decision before the next epoch, so a pruned trial
-stops at the epoch it was judged on and frees its slot.
+next and call the lifecycle hooks and the pruner. After an epoch at which the pruner may stop the
+trial (its ``decision_epochs``) the worker waits for the decision before the next epoch, so a
+pruned trial stops at the epoch it was judged on and frees its slot.
 
 A worker that dies mid-trial is replaced and the trial re-run (``resources.max_retries``), then
 FAILED with the reason; an exception in model or plugin code fails only that trial. Ctrl-C stops
