@@ -17,7 +17,7 @@ import argparse
 import time
 
 from sweepnet.config import plan_from_text
-from sweepnet.driver import SweepOutcome
+from sweepnet.rules import SweepOutcome
 from sweepnet.scheduler import run_sweep
 
 __all__ = ["main"]

@@ -154,7 +154,7 @@ def commands(folder: Path) -> tuple[tuple[float, float], tuple[float, float], in
     name, uri = "resume-3000", f"sqlite:///{folder / 'resume.db'}"
     regs, rates = np.geomspace(1e-5, 1.0, 60).tolist(), np.geomspace(1e-4, 1.0, 50).tolist()
     plan = plan_from_text(GRID_SWEEP.format(name=name, regs=regs, rates=rates), [f"tracking.uri={uri}"], "bench")
-    sweep = plan.sweep_info(data_meta=plan.load_dataset().meta)
+    sweep = plan.bind(plan.load_dataset().meta).sweep
     _record(sweep, [plan.trial_spec(params, number) for number, params in enumerate(grid_points(plan.space))])
     seconds, outputs = [], []
     for command in (["resume", name], ["best", name]):

@@ -1,18 +1,21 @@
-"""The :class:`SweepPlan`: a validated sweep file, and everything the driver needs to run it.
+"""The :class:`SweepPlan`: a validated sweep file, and the :class:`BoundPlan` that runs it.
 
 ::
 
     plan = load_plan("quickstart.yaml", overrides=["solver.num_epochs=3"])
     dataset = plan.load_dataset()          # once per sweep
     plan.check(dataset)                    # every probe point's model fits the data
-    searcher, pruner = plan.make_searcher(), plan.make_pruner()
-    spec = plan.trial_spec(searcher.ask(), number=0)
+    bound = plan.bind(dataset.meta)        # the metric and mode, known for the data set's task
+    searcher, pruner = bound.make_searcher(), bound.make_pruner()
+    spec, setup = plan.trial(searcher.ask(), number=0)   # setup: the point validated
 
 Validation happens when the plan is made: the file is parsed, the overrides applied, and every
 *probe point* of the search space (each option of every choice, both ends of every range; see
 :mod:`sweepnet.probe`) is validated with the schema and the plugins' options, so a space that
 holds an invalid value fails before any trial, naming its path. :meth:`SweepPlan.check` then
-builds the model of every probe point for the loaded data set.
+builds the model of every probe point for the loaded data set. A plan is immutable; binding it
+to the data set's meta gives the one object the scheduler, the sweep's rules and the lifecycle
+hooks (:class:`~sweepnet.records.SweepInfo`) take the metric and mode from.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast, overload
 
 import numpy as np
 
@@ -50,7 +54,7 @@ from sweepnet.schema import (
 from sweepnet.search import Mode, Pruner, Searcher, SearchSpace, StopCriteria
 from sweepnet.yamlfile import parse_yaml, read_sweep_file
 
-__all__ = ["SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]
+__all__ = ["BoundPlan", "SweepPlan", "load_plan", "plan_from_text", "trial_id_of", "trial_seed_of"]
 
 _SEARCHABLE = ("model", "solver")  # the per-trial sections; everything else is fixed per sweep
 _FIXED_REASON = {
@@ -107,7 +111,8 @@ def plan_from_text(
 class SweepPlan:
     """A validated sweep: its search space, searcher, pruner, stopping rules and trial specs.
 
-    Build it with :func:`load_plan` or :func:`plan_from_text`.
+    Build it with :func:`load_plan` or :func:`plan_from_text`; it is immutable. What depends on the
+    optimised metric (searcher, pruner, stop criteria) comes from :meth:`bind`.
 
     Attributes
     ----------
@@ -151,7 +156,6 @@ class SweepPlan:
         self.max_epochs = max(setup.max_epochs for _, setup in self._setups)
         self.model_names = sorted({setup.model.name for _, setup in self._setups})
         self._metric, self._mode = base.metric, base.mode
-        self._data_meta: DatasetMeta | None = None
         dataset = component_at(registries.datasets, base.data.name, "data.name")
         self._data_options = dataset.parse_options(base.data.options, "data.options")
         self._searcher = component_at(registries.searchers, self.search.searcher, "search.searcher")
@@ -164,70 +168,56 @@ class SweepPlan:
         total = self._make_searcher(self._metric or "val_acc", self._mode or "max").total
         self._make_pruner(self._metric or "val_acc", self._mode or "max")
         self.total_trials = _total_trials(total, self.search)
+        self._frozen = True
 
-    # ------------------------------------------------------------------ metric and mode
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_frozen" in self.__dict__:
+            raise AttributeError(f"a SweepPlan is immutable: cannot set {name!r}")
+        super().__setattr__(name, value)
 
-    @property
-    def metric(self) -> str:
-        """The optimised metric: ``metric:``, else ``val_acc`` / ``val_rmse`` by the data set's task.
+    # ------------------------------------------------------------------ binding to the data set
 
-        The default is known once the data set is (after :meth:`load_dataset` or :meth:`check`).
+    @overload
+    def bind(self, meta: DatasetMeta, *, resumed: bool = False) -> BoundPlan: ...
+
+    @overload
+    def bind(self, meta: None, *, resumed: bool = False) -> BoundPlan | None: ...
+
+    def bind(self, meta: DatasetMeta | None, *, resumed: bool = False) -> BoundPlan | None:
+        """The plan bound to the data set described by ``meta``, for an invocation (``resumed``).
+
+        The metric is ``metric:``, else ``val_acc`` / ``val_rmse`` by the data set's task; the mode
+        ``mode:``, else ``"max"`` for accuracies and ``"min"`` for errors and losses. Without
+        ``meta`` (a resume deciding what is left before it loads the data set, which recorded no
+        meta) the plan binds only when the file names the metric; None otherwise.
         """
-        if self._metric is not None:
-            return self._metric
-        if self._data_meta is None:
-            raise RuntimeError("the default metric depends on the data set's task: call load_dataset() or check()")
-        return METRICS[self._data_meta.task][0]
-
-    @property
-    def metric_known(self) -> bool:
-        """True when :attr:`metric` is known without loading the data set: the file names it, or the
-        data set's meta is known (:meth:`assume_data_meta`)."""
-        return self._metric is not None or self._data_meta is not None
-
-    def assume_data_meta(self, meta: DatasetMeta) -> None:
-        """Take ``meta`` for the data set's until it is loaded: as an earlier invocation recorded it,
-        so that a resume decides whether anything is left to run without loading the data."""
-        self._data_meta = meta
-
-    @property
-    def mode(self) -> Mode:
-        """``mode:``, else ``"max"`` for accuracies and ``"min"`` for errors and losses."""
-        return self._mode or ("max" if self.metric.endswith("acc") else "min")
+        metric = self._metric or (METRICS[meta.task][0] if meta is not None else None)
+        if metric is None:
+            return None
+        mode = self._mode or ("max" if metric.endswith("acc") else "min")
+        info = SweepInfo(self.name, self.config, self.config_text, metric, mode, resumed, self.overrides, meta)
+        return BoundPlan(self, info)
 
     @property
     def tracking_uri(self) -> str | None:
         """``tracking.uri``, or None (then ``$MLFLOW_TRACKING_URI``, then MLflow's default store)."""
         return self.tracking.uri
 
-    @property
-    def stop_criteria(self) -> StopCriteria:
-        """``num_samples``, ``time_budget_s`` and ``target`` of the ``search:`` section."""
-        search = self.search
-        return StopCriteria(search.num_samples, search.time_budget_s, search.target, mode=self.mode)
+    # ------------------------------------------------------------------ what the rules build
 
-    # ------------------------------------------------------------------ what the driver builds
-
-    def sweep_info(self, resumed: bool = False, data_meta: DatasetMeta | None = None) -> SweepInfo:
-        """The sweep as the lifecycle hooks see it."""
-        if data_meta is not None:
-            self._data_meta = data_meta
-        return SweepInfo(
-            self.name, self.config, self.config_text, self.metric, self.mode, resumed, self.overrides, self._data_meta
-        )
-
-    def make_searcher(self) -> Searcher:
-        """A fresh searcher over :attr:`space`, seeded with the sweep seed."""
+    def make_searcher(self, metric: str, mode: Mode) -> Searcher:
+        """A fresh searcher of ``metric`` over :attr:`space`, seeded with the sweep seed."""
         with _located(self.source, self._override_paths):
-            return self._make_searcher(self.metric, self.mode)
+            return self._make_searcher(metric, mode)
 
-    def make_pruner(self) -> Pruner:
+    def make_pruner(self, metric: str, mode: Mode) -> Pruner:
         """A fresh pruner of ``metric`` over :attr:`max_epochs` epochs."""
         with _located(self.source, self._override_paths):
-            return self._make_pruner(self.metric, self.mode)
+            return self._make_pruner(metric, mode)
 
-    def trial_spec(self, params: dict[str, Any], number: int) -> TrialSpec:
-        """Resolve and validate one point; hash it to its ``trial_id`` and derive its seed.
+    def trial(self, params: dict[str, Any], number: int) -> tuple[TrialSpec, TrialSetup]:
+        """Resolve and validate one point: its spec (hashed to its ``trial_id``, with its seed derived)
+        and its validated setup, which a trial run in this process takes as it is.
 
         Parameters
         ----------
@@ -242,24 +232,27 @@ class SweepPlan:
         setup = setup_trial(self.space.resolve(params), self.registries)
         config = setup.config.model_dump(mode="json")
         trial_id = trial_id_of(config)
-        return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id))
+        return TrialSpec(trial_id, number, dict(params), config, trial_seed_of(self.seed, trial_id)), setup
 
-    def check_model_size(self, spec: TrialSpec) -> None:
+    def trial_spec(self, params: dict[str, Any], number: int) -> TrialSpec:
+        """The spec of :meth:`trial`."""
+        return self.trial(params, number)[0]
+
+    def check_model_size(self, setup: TrialSetup, meta: DatasetMeta) -> None:
         """Refuse a trial whose model would take more than ``resources.max_model_mb`` for the data
-        set loaded (nothing is checked before :meth:`load_dataset`).
+        set ``meta`` describes.
 
         The probes of :meth:`check` take every option and range end, and all the high ends at
         once, but not every combination: choices of lists, or of dtypes, may still meet in a point
-        too large, which fails that one trial (:class:`~sweepnet.driver.SweepDriver`).
+        too large, which fails that one trial (:class:`~sweepnet.rules.SweepRules`).
 
         Raises
         ------
         ConfigError
             naming ``model`` and the estimated size.
         """
-        if self._data_meta is not None:
-            with _located(self.source, self._override_paths):
-                _check_model_size(setup_trial(spec.config, self.registries), self._data_meta)
+        with _located(self.source, self._override_paths):
+            _check_model_size(setup, meta)
 
     def load_dataset(self) -> Dataset:
         """Load and preprocess the data set (once per sweep, on the driver).
@@ -270,9 +263,7 @@ class SweepPlan:
             naming the ``data.`` field, or the missing directory and how to download it.
         """
         with _located(self.source, self._override_paths):
-            dataset = load_dataset(self.data_spec, self.registries.datasets, self._data_options)
-        self._data_meta = dataset.meta
-        return dataset
+            return load_dataset(self.data_spec, self.registries.datasets, self._data_options)
 
     def check(self, dataset: Dataset) -> None:
         """Check the sweep against the loaded data set, before any trial.
@@ -285,12 +276,13 @@ class SweepPlan:
         parameter memory is estimated from its options and refused above
         ``resources.max_model_mb``, and a batch larger than the training split is refused.
         """
-        self._data_meta = meta = dataset.meta
+        meta = dataset.meta
+        metric = self.bind(meta).metric
         with _located(self.source, self._override_paths):
-            if self.metric not in METRICS[meta.task]:
+            if metric not in METRICS[meta.task]:
                 raise ConfigError(
                     "metric",
-                    f"{self.metric!r} is not reported for the {meta.task} data set {meta.name!r}; "
+                    f"{metric!r} is not reported for the {meta.task} data set {meta.name!r}; "
                     f"use one of: {', '.join(METRICS[meta.task])}",
                 )
             # Before any model is built: a plugin layer that crashes there is named, not a traceback.
@@ -313,6 +305,56 @@ class SweepPlan:
 
     def _make_pruner(self, metric: str, mode: str) -> Pruner:
         return self._pruner.obj(metric=metric, mode=mode, max_epochs=self.max_epochs, options=self._pruner_options)
+
+
+@dataclass(frozen=True)
+class BoundPlan:
+    """A sweep plan bound to its data set: what the scheduler, the sweep's rules and the lifecycle
+    hooks run the sweep by. Made by :meth:`SweepPlan.bind`.
+
+    Attributes
+    ----------
+    plan : the plan.
+    sweep : the invocation as the lifecycle hooks see it: metric, mode, the data set's meta
+        (None for a resume deciding before it loads the data set), ``resumed``.
+    """
+
+    plan: SweepPlan
+    sweep: SweepInfo
+
+    @property
+    def metric(self) -> str:
+        """The optimised metric, e.g. ``"val_acc"``."""
+        return self.sweep.metric
+
+    @property
+    def mode(self) -> Mode:
+        """``"max"`` or ``"min"``."""
+        return cast(Mode, self.sweep.mode)
+
+    @property
+    def stop_criteria(self) -> StopCriteria:
+        """``num_samples``, ``time_budget_s`` and ``target`` of the ``search:`` section."""
+        search = self.plan.search
+        return StopCriteria(search.num_samples, search.time_budget_s, search.target, mode=self.mode)
+
+    def make_searcher(self) -> Searcher:
+        """A fresh searcher over the plan's space, seeded with the sweep seed."""
+        return self.plan.make_searcher(self.metric, self.mode)
+
+    def make_pruner(self) -> Pruner:
+        """A fresh pruner of the metric over the plan's ``max_epochs`` epochs."""
+        return self.plan.make_pruner(self.metric, self.mode)
+
+    def trial(self, params: dict[str, Any], number: int) -> tuple[TrialSpec, TrialSetup]:
+        """The plan's :meth:`~SweepPlan.trial`."""
+        return self.plan.trial(params, number)
+
+    def check_model_size(self, setup: TrialSetup) -> None:
+        """The plan's :meth:`~SweepPlan.check_model_size` for the bound data set (nothing is
+        checked without its meta)."""
+        if self.sweep.data_meta is not None:
+            self.plan.check_model_size(setup, self.sweep.data_meta)
 
 
 def trial_id_of(config: dict[str, Any]) -> str:

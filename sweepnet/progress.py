@@ -4,7 +4,7 @@ On a terminal it is a rich progress bar redrawn in place; otherwise (CI logs, pi
 line every few seconds, so logs stay readable::
 
     with progress_for(console) as progress:
-        progress.update(driver.status())
+        progress.update(rules.status())
         progress.recording(812)   # after the trials: "recording 812 trials..."
 
 While a sweep runs, :func:`sweepnet.scheduler.run_sweep` registers the display on the plugin
@@ -29,8 +29,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from sweepnet.driver import SweepStatus
 from sweepnet.records import TrialState
+from sweepnet.rules import SweepStatus
 
 __all__ = ["PROGRESS_PLUGIN", "LiveProgress", "PlainProgress", "SweepProgress", "describe", "progress_for"]
 

@@ -15,9 +15,10 @@ __all__ = ["SweepInfo", "TrialResult", "TrialSpec", "TrialState"]
 
 
 class TrialState(str, enum.Enum):  # noqa: UP042 -- StrEnum would change str(state) and format(state)
-    """Life cycle of a trial. Only the last five are final."""
+    """A trial's state as recorded: RUNNING while it runs, then one of the last five, which end it
+    (a KILLED trial runs again on resume). Where a trial of a running sweep stands before and
+    between its attempts is :class:`sweepnet.rules.TrialStage`."""
 
-    PENDING = "PENDING"
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     PRUNED = "PRUNED"

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sweepnet.leaderboard import Entry
     from sweepnet.plan import SweepPlan
     from sweepnet.records import TrialResult, TrialSpec
+    from sweepnet.schema import TrialSetup
     from sweepnet.tracking import SweepRecord
 
 __all__ = ["Replay", "config_differences", "history_difference", "recorded_trial", "select_trial"]
@@ -41,12 +42,14 @@ class Replay:
     ----------
     plan : the sweep as rebuilt (recorded file and overrides, or the given file) plus the overrides.
     spec : what runs: the recorded hyperparameters resolved in ``plan``, with the recorded seed.
+    setup : ``spec``'s validated setup (:meth:`~sweepnet.plan.SweepPlan.trial`).
     recorded, result : the trial as the store holds it (``result.history`` is not read).
     record : the sweep's latest invocation in the store.
     """
 
     plan: SweepPlan
     spec: TrialSpec
+    setup: TrialSetup
     recorded: TrialSpec
     result: TrialResult
     record: SweepRecord
@@ -93,11 +96,11 @@ def recorded_trial(
     searched = {path for path, _ in plan.space.leaves()}
     params = {path: value for path, value in recorded.params.items() if path in searched}
     try:
-        spec = dataclasses.replace(plan.trial_spec(params, recorded.number), seed=recorded.seed)
+        spec, setup = plan.trial(params, recorded.number)
     except ConfigError as err:  # the file or the overrides changed its search space
         reason = f"trial {recorded.number}'s recorded values do not fit {plan.source}: {err}"
         raise ConfigError("--trial", reason) from None
-    return Replay(plan, spec, recorded, result, record)
+    return Replay(plan, dataclasses.replace(spec, seed=recorded.seed), setup, recorded, result, record)
 
 
 def select_trial(entries: Sequence[Entry], selector: str, sweep: str) -> Entry:

@@ -4,10 +4,10 @@ The only module of sweepnet that imports ``ray``. :func:`run_sweep` loads the da
 the driver, checks the plan against it, and shares it read-only through Ray's object store. One
 worker actor per trial slot builds the plugin registries once and runs trial after trial, so a
 short trial does not pay for a process start. Each trial streams its per-epoch reports back (a
-generator actor method); the driver (:class:`~sweepnet.driver.SweepDriver`) calls the lifecycle
-hooks and the pruner. After an epoch at which the pruner may stop the trial (its
-``decision_epochs``) the worker waits for the decision before the next epoch, so a pruned trial
-stops at the epoch it was judged on and frees its slot.
+generator actor method); the sweep's rules (:class:`~sweepnet.rules.SweepRules`) decide what runs
+next and call the lifecycle hooks and the pruner. After an epoch at which the pruner may stop the
+trial (its ``decision_epochs``) the worker waits for the decision before the next epoch, so a
+pruned trial stops at the epoch it was judged on and frees its slot.
 
 A worker that dies mid-trial is replaced and the trial re-run (``resources.max_retries``), then
 FAILED with the reason; an exception in model or plugin code fails only that trial. Ctrl-C stops
@@ -17,7 +17,6 @@ dispatching, kills the running trials (KILLED), and still calls ``sweepnet_trial
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -36,7 +35,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 import ray
 import ray._private.ray_constants as ray_constants
 from ray.exceptions import RayError, RayTaskError
-from threadpoolctl import threadpool_limits
 
 from sweepnet import reaper
 from sweepnet.errors import ConfigError, SweepnetError, one_line
@@ -49,9 +47,10 @@ if TYPE_CHECKING:
 
     from sweepnet.config import SweepPlan
     from sweepnet.data import Dataset, DatasetMeta
-    from sweepnet.driver import SweepDriver, SweepOutcome
     from sweepnet.leaderboard import Entry
+    from sweepnet.plan import BoundPlan
     from sweepnet.progress import SweepProgress
+    from sweepnet.rules import Handout, SweepOutcome, SweepRules
 
 __all__ = ["TrialFn", "run_sweep"]
 
@@ -74,6 +73,7 @@ def run_sweep(
     address: str | None = None,
     max_concurrent: int | None = None,
     resume: bool = False,
+    recorded_meta: DatasetMeta | None = None,
     trial_fn: TrialFn | None = None,
     hook: HookRelay | None = None,
     progress: SweepProgress | None = None,
@@ -92,6 +92,8 @@ def run_sweep(
     resume : continue the recorded sweep: finished trials are not run again; when nothing is
         left to run, the sweep's start and end hooks run (``SweepInfo.nothing_left``) without
         loading the data set or starting Ray.
+    recorded_meta : with ``resume``, the data set's meta as the earlier invocation recorded it: the
+        default metric follows from its task, so what is left to run is decided without the data.
     trial_fn : what a worker runs per trial; :func:`sweepnet.trial.run_trial` by default.
     hook : the lifecycle hook relay; by default the process-wide plugins' hooks, each plugin called
         on its own (:class:`~sweepnet.lifecycle.LifecycleHooks`).
@@ -105,9 +107,9 @@ def run_sweep(
     """
     # Imported here, not at the top: a worker process imports this module for _TrialWorker and
     # boots faster without the driver's side (rich, the leaderboard).
-    from sweepnet.driver import SweepDriver
     from sweepnet.lifecycle import LifecycleHooks
     from sweepnet.progress import SweepProgress
+    from sweepnet.rules import SweepRules
 
     if trial_fn is None:
         from sweepnet.trial import run_trial
@@ -121,14 +123,15 @@ def run_sweep(
 
     checked = threading.Event()
 
-    def prepare() -> Dataset:
+    def prepare() -> tuple[Dataset, BoundPlan]:
         dataset = plan.load_dataset()
         plan.check(dataset)
         checked.set()
-        hook.sweepnet_sweep_prepare(sweep=plan.sweep_info(resumed=resume, data_meta=dataset.meta))
-        return dataset
+        bound = plan.bind(dataset.meta, resumed=resume)
+        hook.sweepnet_sweep_prepare(sweep=bound.sweep)
+        return dataset, bound
 
-    def start_preparing() -> _Background[Dataset]:
+    def start_preparing() -> _Background[tuple[Dataset, BoundPlan]]:
         prepared = _Background(prepare)  # the plugins prepare while Ray starts
         # A config error that needs the data (a model too big for its inputs, a batch larger than the
         # training split) ends the command within seconds, not after Ray's start (20 s and more).
@@ -136,26 +139,28 @@ def run_sweep(
         return prepared
 
     # a resume decides first, without the data set when the metric is known without it
-    prepared = None if resume and plan.metric_known else start_preparing()
+    unloaded = plan.bind(recorded_meta, resumed=True) if resume else None
+    prepared = None if unloaded is not None else start_preparing()
     with _showing(progress, manager):
-        driver = None
+        rules, history = None, []
         if resume:  # decided before Ray starts: a sweep with nothing left to run needs none
-            sweep = plan.sweep_info(resumed=True, data_meta=prepared.wait().meta if prepared else None)
-            driver = SweepDriver(plan, sweep, hook=hook, history=_history(plan, hook))
-            if _nothing_left(driver):
-                driver.sweep = dataclasses.replace(sweep, nothing_left=True)
-                driver.begin()
-                outcome = driver.close()
-                progress.update(driver.status())
+            bound = unloaded or cast("_Background[tuple[Dataset, BoundPlan]]", prepared).wait()[1]
+            history = _history(bound, hook)
+            rules = SweepRules(bound, hook=hook, history=history)
+            if (outcome := rules.close_if_nothing_left()) is not None:
+                progress.update(rules.status())
                 return outcome
+            if unloaded is not None:  # made again for the loaded data set's meta
+                rules = None
         prepared = prepared or start_preparing()
-        return _run_on_ray(plan, prepared, driver, hook, progress, trial_fn, address, max_concurrent, dashboard)
+        return _run_on_ray(plan, prepared, rules, history, hook, progress, trial_fn, address, max_concurrent, dashboard)
 
 
 def _run_on_ray(
     plan: SweepPlan,
-    prepared: _Background[Dataset],
-    driver: SweepDriver | None,
+    prepared: _Background[tuple[Dataset, BoundPlan]],
+    rules: SweepRules | None,
+    history: list[Entry],
     hook: HookRelay,
     progress: SweepProgress,
     trial_fn: TrialFn,
@@ -163,30 +168,28 @@ def _run_on_ray(
     max_concurrent: int | None,
     dashboard: bool,
 ) -> SweepOutcome:
-    """Start (or join) Ray and run the sweep's trials on it (``driver``: a resumed sweep's)."""
-    from sweepnet.driver import SweepDriver
+    """Start (or join) Ray and run the sweep's trials on it (``rules``: a resumed sweep's, when
+    made for the loaded data set; else they are made with ``history``)."""
+    from sweepnet.rules import SweepRules
 
     _connect(address, dashboard)
     prepared.raise_failure()  # e.g. a store that cannot be written, found meanwhile: no worker needs to start
     pool = _Pool(plan, trial_fn, progress)
     try:  # the workers boot while the plugins prepare, the history is read and sweep_start runs
         pool.boot(_slot_count(plan, max_concurrent))
-        dataset_ref, meta = _to_object_store(prepared)
-        if driver is None:
-            driver = SweepDriver(plan, plan.sweep_info(data_meta=meta), hook=hook)
-        else:  # resumed: decided before the data set was loaded
-            driver.sweep = plan.sweep_info(resumed=True, data_meta=meta)
-        pool.start(dataset_ref, driver)
+        dataset_ref, bound = _to_object_store(prepared)
+        rules = rules or SweepRules(bound, hook=hook, history=history)
+        pool.start(dataset_ref, rules)
         with sigint_flag() as interrupted:
-            driver.begin()
+            rules.begin()
             try:
                 stopped = pool.run(interrupted)
             except BaseException:  # a second Ctrl-C, or a bug: still record what ran
-                driver.kill_all("the sweep driver stopped before the trial finished")
-                driver.close(interrupted=True)
+                rules.kill_all("the sweep driver stopped before the trial finished")
+                rules.close(interrupted=True)
                 raise
-            outcome = driver.close(interrupted=stopped)
-        progress.update(driver.status())
+            outcome = rules.close(interrupted=stopped)
+        progress.update(rules.status())
         return outcome
     finally:
         pool.shutdown()
@@ -199,7 +202,7 @@ def _run_on_ray(
 class _TrialWorker:
     """A long-lived process that runs trials one after another.
 
-    Trials run on a dedicated thread (with the BLAS thread limit set once), so :meth:`run` can
+    Trials run on a dedicated thread (the trial function limits BLAS threads), so :meth:`run` can
     stream that thread's reports as a generator while :meth:`decide`, in its own concurrency
     group, hands it the pruner's answers.
 
@@ -208,7 +211,7 @@ class _TrialWorker:
     with Ray's traceback of its creation task.
     """
 
-    def __init__(self, pickled_trial_fn: bytes, threads: int) -> None:
+    def __init__(self, pickled_trial_fn: bytes) -> None:
         self._dataset: Dataset | None = None
         self._setup_error: str | None = None
         try:
@@ -223,7 +226,7 @@ class _TrialWorker:
         self._handed_over = threading.Semaphore(0)  # released once Ray has taken a trial's result
         self._events: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._decisions: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        threading.Thread(target=self._serve, args=(threads,), name="sweepnet-trials", daemon=True).start()
+        threading.Thread(target=self._serve, name="sweepnet-trials", daemon=True).start()
 
     def attach(self, dataset: Dataset) -> tuple[str, str]:
         """Take the sweep's data set; return ``(node, worker)``: node IP and Ray node id prefix, and
@@ -282,15 +285,14 @@ class _TrialWorker:
         """The pruner's answer to the last report: True stops the trial (PRUNED)."""
         self._decisions.put(stop)
 
-    def _serve(self, threads: int) -> None:
-        with threadpool_limits(limits=threads):
-            while True:
-                spec, decision_epochs = self._jobs.take()
-                self._events.put(("result", self._run_one(spec, decision_epochs)))
-                # A queued trial that crashes the process at once would take this result with it.
-                # Ray sends a yielded object asynchronously, so this narrows that window without
-                # closing it; the driver re-runs both trials of such a loss (SweepDriver.lost).
-                self._handed_over.acquire()
+    def _serve(self) -> None:
+        while True:
+            spec, decision_epochs = self._jobs.take()
+            self._events.put(("result", self._run_one(spec, decision_epochs)))
+            # A queued trial that crashes the process at once would take this result with it.
+            # Ray sends a yielded object asynchronously, so this narrows that window without
+            # closing it; the rules re-run both trials of such a loss (SweepRules.worker_lost).
+            self._handed_over.acquire()
 
     def _run_one(self, spec: TrialSpec, decision_epochs: Collection[int] | None) -> TrialResult:
         def report(epoch: int, metrics: dict[str, float]) -> bool:
@@ -361,24 +363,22 @@ class _Pool:
         resources = plan.resources
         self._options = {"num_cpus": resources.cpus_per_trial, "num_gpus": resources.gpus_per_trial, "max_restarts": 0}
         self._pickled_trial_fn = ray.cloudpickle.dumps(trial_fn)
-        self._threads = max(1, math.floor(resources.cpus_per_trial))
         self._dataset_ref: ray.ObjectRef | None = None
         self._max_start_failures = resources.max_retries + 1
-        self._driver: SweepDriver  # set by start()
+        self._rules: SweepRules  # set by start()
         self._progress = progress
         self._booting: list[Any] = []  # actors started before the data set was ready
         self._slots: list[_Slot] = []
-        self._next: TrialSpec | None = None  # asked from the driver, waiting for a slot
 
     def boot(self, size: int) -> None:
         """Start ``size`` worker actors; they import sweepnet and build the registries meanwhile."""
         self._booting = [self._new_actor() for _ in range(size)]
 
-    def start(self, dataset_ref: ray.ObjectRef, driver: SweepDriver) -> None:
+    def start(self, dataset_ref: ray.ObjectRef, rules: SweepRules) -> None:
         """Hand the booting workers the data set at ``dataset_ref`` (no more of them than trials
-        are left) and take trials from ``driver``."""
-        self._dataset_ref, self._driver = dataset_ref, driver
-        left = driver.waiting
+        are left) and take trials from ``rules``."""
+        self._dataset_ref, self._rules = dataset_ref, rules
+        left = rules.waiting
         keep = max(1, min(len(self._booting), left if left is not None else len(self._booting)))
         for actor in self._booting[keep:]:
             ray.kill(actor)
@@ -394,9 +394,9 @@ class _Pool:
         """
         while not interrupted.is_set():
             self._dispatch()
-            if self._driver.active == 0 and self._peek() is None:
+            if self._rules.done():
                 return False
-            self._progress.update(self._driver.status())
+            self._progress.update(self._rules.status())
             waiting = {self._awaited(slot): slot for slot in self._slots if slot.starting is not None or slot.trials}
             ready, _ = ray.wait(list(waiting), num_returns=1, timeout=_POLL_S)
             for waitable in ready:
@@ -408,7 +408,7 @@ class _Pool:
         for slot in self._slots:
             if slot.trials:
                 ray.kill(slot.actor)
-        self._driver.kill_all(_INTERRUPTED)
+        self._rules.kill_all(_INTERRUPTED)
         return True
 
     def shutdown(self) -> None:
@@ -418,47 +418,36 @@ class _Pool:
 
     def _dispatch(self) -> None:
         """Hand the next trials to idle slots, then queue one behind the running trial of each
-        busy slot while enough trials are left for every slot to get another.
+        busy slot when the rules allow it (:meth:`SweepRules.next_trial`).
 
         A queued trial starts the moment its worker's running trial ends, without a round trip
-        through this loop and Ray (about 3 ms here); near the end nothing is queued, so no trial
-        waits behind another while a slot is free. A trial that must run alone
-        (:meth:`SweepDriver.lost`) is neither queued nor gets one queued behind it.
+        through this loop and Ray (about 3 ms here).
         """
         up = [slot for slot in self._slots if slot.starting is None]
         for slot in up:
-            if not slot.trials and not self._send(slot):
-                return
+            if not slot.trials:
+                handout = self._rules.next_trial()
+                if handout is None:
+                    return
+                self._send(slot, handout)
         for slot in up:
-            waiting = self._driver.waiting
-            enough = waiting is None or waiting + (self._next is not None) >= len(self._slots)
-            if len(slot.trials) != 1 or not enough or self._driver.runs_alone(slot.trials[0].spec):
-                continue
-            if not self._send(slot):
-                return
+            if len(slot.trials) == 1:
+                behind = slot.trials[0].spec.trial_id
+                handout = self._rules.next_trial(behind=behind, workers=len(self._slots))
+                if handout is not None:
+                    self._send(slot, handout)
 
-    def _send(self, slot: _Slot) -> bool:
-        """Give ``slot`` the next trial, or queue it behind the slot's running one; False when there
-        is none to start now, or it must not be queued."""
-        spec = self._peek()
-        if spec is None or (slot.trials and self._driver.runs_alone(spec)):
-            return False
-        self._next = None
+    def _send(self, slot: _Slot, handout: Handout) -> None:
+        """Give ``slot`` a trial, or queue it behind the slot's running one."""
+        spec, epochs = handout.spec, handout.decision_epochs
         queued, number = bool(slot.trials), slot.sent
-        epochs = self._driver.decision_epochs(spec)
         if queued:
             slot.actor.queue.remote(spec, epochs, number)
         stream = slot.actor.run.options(num_returns="streaming").remote(spec, epochs, number, queued)
         slot.trials.append(_Sent(spec, stream, epochs))
         slot.sent += 1
         if not queued:
-            self._driver.start(spec, node=slot.node, worker=slot.worker)
-        return True
-
-    def _peek(self) -> TrialSpec | None:
-        if self._next is None:
-            self._next = self._driver.next_trial()
-        return self._next
+            self._rules.started(spec.trial_id, node=slot.node, worker=slot.worker)
 
     @staticmethod
     def _awaited(slot: _Slot) -> Any:
@@ -467,7 +456,7 @@ class _Pool:
 
     def _new_actor(self) -> Any:
         actor_class: Any = _TrialWorker  # an ActorClass since @ray.remote; ray's stub keeps the class's type
-        return actor_class.options(**self._options).remote(self._pickled_trial_fn, self._threads)
+        return actor_class.options(**self._options).remote(self._pickled_trial_fn)
 
     def _start_slot(self, failures: int = 0) -> _Slot:
         actor = self._new_actor()
@@ -499,16 +488,17 @@ class _Pool:
             batch = [("lost", f"{type(err).__name__} on node {slot.node} ({slot.worker})")]
         for event in batch:
             if event[0] == "report":
-                stop = self._driver.report(trial_id, event[1], event[2])
+                stop = self._rules.reported(trial_id, event[1], event[2])
                 if _waits(event, sent.decision_epochs):
                     slot.actor.decide.remote(stop)
             elif event[0] == "result":
                 slot.trials.popleft()
-                self._driver.finish(trial_id, event[1])
+                self._rules.ended(trial_id, event[1])
                 if slot.trials:  # the queued trial has begun
-                    self._driver.start(slot.trials[0].spec, node=slot.node, worker=slot.worker)
+                    self._rules.started(slot.trials[0].spec.trial_id, node=slot.node, worker=slot.worker)
             else:
-                self._driver.lost(trial_id, event[1], queued=[queued.spec for queued in list(slot.trials)[1:]])
+                queued = [sent.spec.trial_id for sent in list(slot.trials)[1:]]
+                self._rules.worker_lost(trial_id, event[1], queued=queued)
                 self._replace(slot)
 
     def _replace(self, slot: _Slot, *, failed_start: BaseException | None = None) -> None:
@@ -529,34 +519,25 @@ class _Pool:
 # --------------------------------------------------------------------------------- helpers
 
 
-def _to_object_store(prepared: _Background[Dataset]) -> tuple[ray.ObjectRef, DatasetMeta]:
+def _to_object_store(prepared: _Background[tuple[Dataset, BoundPlan]]) -> tuple[ray.ObjectRef, BoundPlan]:
     """Put the prepared data set in Ray's object store and let go of the driver's own copy.
 
-    Returns the object's reference and the data set's meta, all the driver needs from then on
-    (the plan was checked against the data while it was prepared): the data set is held once on
-    the driver's machine, by the object store, not twice.
+    Returns the object's reference and the plan bound to the data set, all the driver needs from
+    then on (the plan was checked against the data while it was prepared): the data set is held
+    once on the driver's machine, by the object store, not twice.
     """
-    dataset = prepared.result()
-    return ray.put(dataset), dataset.meta
+    dataset, bound = prepared.result()
+    return ray.put(dataset), bound
 
 
-def _history(plan: SweepPlan, hook: HookRelay) -> list[Entry]:
+def _history(bound: BoundPlan, hook: HookRelay) -> list[Entry]:
     """The trials recorded by earlier invocations of the sweep (``sweepnet_sweep_history``)."""
-    records = hook.sweepnet_sweep_history(sweep=plan.sweep_info(resumed=True))
+    records = hook.sweepnet_sweep_history(sweep=bound.sweep)
     if records is None:
         raise SweepnetError(
-            f"cannot resume sweep {plan.name!r}: no plugin keeps a record of past sweeps (is tracking disabled?)"
+            f"cannot resume sweep {bound.sweep.name!r}: no plugin keeps a record of past sweeps (is tracking disabled?)"
         )
     return list(records)
-
-
-def _nothing_left(driver: SweepDriver) -> bool:
-    """True when a resumed sweep has no trial left to run; a trial the searcher hands out to find
-    out is given back to the driver."""
-    spec = driver.next_trial()
-    if spec is not None:
-        driver.give_back(spec)
-    return spec is None and driver.active == 0
 
 
 @contextmanager

@@ -57,6 +57,7 @@ def run_trial(
     *,
     dataset: Dataset | None = None,
     registries: Registries | None = None,
+    setup: TrialSetup | None = None,
     verbose: bool = False,
     raise_errors: bool = False,
 ) -> TrialResult:
@@ -69,6 +70,9 @@ def run_trial(
         ``train_acc``, ``val_acc``, ``lr`` ...); returning True stops the trial as PRUNED.
     dataset : the sweep's data set, loaded once by the caller; loaded from ``spec.config`` when None.
     registries : where components are looked up (default: the process-wide registries).
+    setup : ``spec``'s validated setup, when this process made the spec
+        (:meth:`~sweepnet.plan.SweepPlan.trial`); else validated from ``spec.config`` here (a Ray
+        worker, since the plugin objects it holds do not cross processes).
     verbose : print the Solver's progress lines.
     raise_errors : re-raise an exception instead of returning a FAILED result (``--pdb``).
 
@@ -84,7 +88,7 @@ def run_trial(
     history: list[dict[str, float]] = []
     try:
         registries = registries or get_registries()
-        setup = setup_trial(spec.config, registries)
+        setup = setup or setup_trial(spec.config, registries)
         with threadpool_limits(limits=max(1, int(setup.config.resources.cpus_per_trial))):
             if dataset is None:
                 dataset = load_dataset(setup.config.data, registries.datasets)

@@ -125,10 +125,11 @@ def record_through_hooks(
     from sweepnet.trial import run_trial
 
     dataset = plan.load_dataset()
-    sweep = plan.sweep_info(data_meta=dataset.meta)
+    bound = plan.bind(dataset.meta)
+    sweep = bound.sweep
     hook = create_plugin_manager(autoload=False).hook
     hook.sweepnet_sweep_start(sweep=sweep)
-    searcher, entries = plan.make_searcher(), []
+    searcher, entries = bound.make_searcher(), []
     for number in range(count):
         spec = plan.trial_spec(searcher.ask(), number)
         hook.sweepnet_trial_start(sweep=sweep, trial=spec)

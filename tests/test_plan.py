@@ -76,15 +76,19 @@ def test_config_keeps_the_spaces_and_fills_in_section_defaults(plan):
 
 def test_default_metric_and_mode_follow_the_data_sets_task(builtin_registries):
     classification = make("name: a\nmodel: {name: fc}\nsearch: {num_samples: 1}", registries=builtin_registries)
-    with pytest.raises(RuntimeError, match="load_dataset"):
-        classification.metric  # noqa: B018 -- unknown until the data set is
-    classification.check(classification.load_dataset())
-    assert (classification.metric, classification.mode) == ("val_acc", "max")
+    assert classification.bind(None) is None  # unknown until the data set is
+    bound = classification.bind(classification.load_dataset().meta)
+    assert (bound.metric, bound.mode) == ("val_acc", "max")
     regression = make(
         "name: r\ndata: {name: diabetes}\nmodel: {name: fc}\nsearch: {num_samples: 1}", registries=builtin_registries
     )
-    regression.check(regression.load_dataset())
-    assert (regression.metric, regression.mode) == ("val_rmse", "min")
+    bound = regression.bind(regression.load_dataset().meta)
+    assert (bound.metric, bound.mode) == ("val_rmse", "min")
+
+
+def test_a_plan_is_immutable(plan):
+    with pytest.raises(AttributeError, match="immutable: cannot set 'name'"):
+        plan.name = "other"
 
 
 @pytest.mark.parametrize(
@@ -97,13 +101,14 @@ def test_default_metric_and_mode_follow_the_data_sets_task(builtin_registries):
 )
 def test_configured_metric_and_mode(builtin_registries, lines, metric, mode):
     plan = make(f"name: a\nmodel: {{name: fc}}\nsearch: {{num_samples: 1}}\n{lines}", registries=builtin_registries)
-    assert (plan.metric, plan.mode) == (metric, mode)
+    bound = plan.bind(None)  # the file names the metric: known without the data set
+    assert bound is not None and (bound.metric, bound.mode) == (metric, mode)
 
 
-def test_sweep_info_carries_overrides_and_the_data_meta(builtin_registries):
+def test_the_bound_sweep_info_carries_overrides_and_the_data_meta(builtin_registries):
     plan = plan_from_text(SWEEP, ["solver.num_epochs=3"], source="q.yaml", registries=builtin_registries)
     dataset = plan.load_dataset()
-    info = plan.sweep_info(resumed=True, data_meta=dataset.meta)
+    info = plan.bind(dataset.meta, resumed=True).sweep
     assert (info.name, info.metric, info.mode, info.resumed) == ("quickstart", "val_acc", "max", True)
     assert info.overrides == ("solver.num_epochs=3",) and info.config_text == SWEEP
     assert info.data_meta == dataset.meta and info.config["solver"]["num_epochs"] == 3
@@ -120,17 +125,17 @@ def test_max_epochs_is_the_largest_of_any_point_and_one_for_classic_models(built
 
 
 def test_make_searcher_is_seeded_with_the_sweep_seed(plan):
-    plan.check(plan.load_dataset())
-    first, second = plan.make_searcher(), plan.make_searcher()
+    bound = plan.bind(plan.load_dataset().meta)
+    first, second = bound.make_searcher(), bound.make_searcher()
     assert isinstance(first, RandomSearcher) and first.seed == 0
     assert [first.ask() for _ in range(3)] == [second.ask() for _ in range(3)]
 
 
 def test_make_pruner_and_stop_criteria(plan):
-    plan.check(plan.load_dataset())
-    pruner = plan.make_pruner()
+    bound = plan.bind(plan.load_dataset().meta)
+    pruner = bound.make_pruner()
     assert isinstance(pruner, ASHAPruner) and pruner.max_epochs == 20 and pruner.metric == "val_acc"
-    assert plan.stop_criteria == StopCriteria(num_samples=20, mode="max")
+    assert bound.stop_criteria == StopCriteria(num_samples=20, mode="max")
 
 
 def test_grid_needs_no_stopping_rule_and_counts_its_points(builtin_registries):
@@ -142,8 +147,9 @@ def test_grid_needs_no_stopping_rule_and_counts_its_points(builtin_registries):
         metric: val_acc
     """
     plan = make(text, registries=builtin_registries)
-    assert plan.total_trials == 4 and isinstance(plan.make_pruner(), NoPruner)
-    searcher = plan.make_searcher()
+    bound = plan.bind(None)
+    assert bound is not None and plan.total_trials == 4 and isinstance(bound.make_pruner(), NoPruner)
+    searcher = bound.make_searcher()
     assert isinstance(searcher, GridSearcher) and [searcher.ask() for _ in range(4)] == [
         {"model.k": k} for k in (1, 3, 5, 8)
     ]
@@ -277,11 +283,13 @@ def test_a_trial_above_the_budget_is_refused_once_the_data_is_known(builtin_regi
         resources: {max_model_mb: 6.5}
     """
     plan = make(text, registries=builtin_registries)
-    plan.check(plan.load_dataset())  # 20000 wide without normalisation: 6.48 MB; each probe changes one
-    spec = plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}, number=0)
+    dataset = plan.load_dataset()
+    plan.check(dataset)  # 20000 wide without normalisation: 6.48 MB; each probe changes one
+    _, setup = plan.trial({"model.hidden_dims[0]": 20000, "model.normalization": "batchnorm"}, number=0)
     with pytest.raises(ConfigError, match=r"^sweep\.yaml: model: fc would have 1,660,218 parameters, 7 MB"):
-        plan.check_model_size(spec)
-    plan.check_model_size(plan.trial_spec({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1))
+        plan.check_model_size(setup, dataset.meta)
+    _, setup = plan.trial({"model.hidden_dims[0]": 20000, "model.normalization": None}, number=1)
+    plan.check_model_size(setup, dataset.meta)
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def test_the_layer_example_passes_the_kit_and_trains_in_a_sweep(installed_plugin
     plan = plan_from_text("name: softplus\nsolver: {num_epochs: 1}\nsearch: {num_samples: 1}\n" + usage)
     dataset = plan.load_dataset()
     plan.check(dataset)  # the pre-flight conformance check passes too
-    result = run_trial(plan.trial_spec(plan.make_searcher().ask(), number=0), dataset=dataset)
+    result = run_trial(plan.trial_spec(plan.bind(dataset.meta).make_searcher().ask(), number=0), dataset=dataset)
     assert result.state is TrialState.COMPLETED, result.error
 
 

@@ -121,7 +121,7 @@ def _saved(text: str, *overrides: str) -> tuple[Predictor, dict[str, float]]:
     """Train the sweep's first point in-process, save it as a model file, load it back."""
     plan = plan_from_text(text, overrides)
     dataset = plan.load_dataset()
-    spec = plan.trial_spec(plan.make_searcher().ask(), 0)
+    spec = plan.trial_spec(plan.bind(dataset.meta).make_searcher().ask(), 0)
     result = run_trial(spec, dataset=dataset)
     bundle = ModelBundle(result.weights, result.model_state, spec.config, dataset.meta, {"trial_id": spec.trial_id})
     return Predictor(ModelBundle.read(bundle.to_bytes())), result.metrics

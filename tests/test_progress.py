@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from sweepnet.driver import SweepStatus
 from sweepnet.progress import LiveProgress, PlainProgress, describe, progress_for
 from sweepnet.records import TrialState
+from sweepnet.rules import SweepStatus
 
 
 def _status(finished=0, running=2, total=10, elapsed=0.0, best=None, **states):

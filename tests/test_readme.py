@@ -140,7 +140,7 @@ def test_the_plugin_example_passes_the_kit_and_trains_in_a_sweep(installed_plugi
     plan = plan_from_text(sweep, source="README.md", registries=registries)
     dataset = plan.load_dataset()
     plan.check(dataset)
-    spec = plan.trial_spec(plan.make_searcher().ask(), number=0)
+    spec = plan.trial_spec(plan.bind(dataset.meta).make_searcher().ask(), number=0)
     result = run_trial(spec, dataset=dataset, registries=registries)
     assert result.state is TrialState.COMPLETED, result.error
 

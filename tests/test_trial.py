@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
 from sweepnet.core.model_state import load_model_state
 from sweepnet.model import ModelPlugin
@@ -26,7 +27,7 @@ def trial(text, *overrides, registries, params=None):
     plan = plan_from_text(text, overrides, registries=registries)
     dataset = plan.load_dataset()
     plan.check(dataset)
-    return plan.trial_spec(params if params is not None else plan.make_searcher().ask(), 0), dataset
+    return plan.trial_spec(params if params is not None else plan.bind(dataset.meta).make_searcher().ask(), 0), dataset
 
 
 def test_fc_on_digits_completes_with_a_sane_accuracy(builtin_registries):
@@ -49,6 +50,19 @@ def test_a_report_that_says_stop_prunes_within_one_epoch(builtin_registries):
     result = run_trial(spec, lambda epoch, metrics: True, dataset=dataset)
     assert result.state is TrialState.PRUNED and len(result.history) == 1 and result.metrics["epochs"] == 1
     assert "test_acc" in result.metrics and result.weights
+
+
+def test_blas_runs_on_as_many_threads_as_the_trial_has_cpus(builtin_registries):
+    """The one place that limits BLAS threads, for ``sweepnet trial`` and the Ray workers alike."""
+    spec, dataset = trial(FC, "resources.cpus_per_trial=1", registries=builtin_registries)
+    threads = []
+
+    def report(epoch, metrics):
+        threads.extend(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+        return True
+
+    assert run_trial(spec, report, dataset=dataset).state is TrialState.PRUNED
+    assert threads and set(threads) == {1}
 
 
 def test_a_huge_learning_rate_diverges(builtin_registries):

@@ -39,7 +39,6 @@ def run(args: argparse.Namespace) -> int:
     replay_unwritten(resolve_tracking_uri(args.tracking_uri), args.sweep)
     text, overrides = recorded_sweep(args.sweep, args.tracking_uri)
     plan = plan_from_text(text, [*overrides, *tracking_override(args.tracking_uri)], source=f"sweep {args.sweep}")
-    if (meta := recorded_data_meta(args.sweep, args.tracking_uri)) is not None:
-        plan.assume_data_meta(meta)  # decides what is left to run before the data set is loaded, if at all
+    meta = recorded_data_meta(args.sweep, args.tracking_uri)  # what is left is decided without the data set
     command = ["sweepnet", "resume", args.sweep, *run_options(args)]
-    return execute(plan, args, resume=True, resume_command=command)
+    return execute(plan, args, resume=True, resume_command=command, recorded_meta=meta)

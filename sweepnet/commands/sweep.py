@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from sweepnet.config import SweepPlan
-    from sweepnet.driver import SweepOutcome
+    from sweepnet.data import DatasetMeta
+    from sweepnet.rules import SweepOutcome
 
 __all__ = ["add_run_options", "execute", "register", "run", "run_options", "tracking_override"]
 
@@ -86,8 +87,16 @@ def run(args: argparse.Namespace) -> int:
     return execute(plan, args, resume=args.resume, resume_command=_resume_command(args))
 
 
-def execute(plan: SweepPlan, args: argparse.Namespace, *, resume: bool, resume_command: Sequence[str]) -> int:
-    """Run ``plan`` with the run options in ``args``, print the results; returns the exit status."""
+def execute(
+    plan: SweepPlan,
+    args: argparse.Namespace,
+    *,
+    resume: bool,
+    resume_command: Sequence[str],
+    recorded_meta: DatasetMeta | None = None,
+) -> int:
+    """Run ``plan`` with the run options in ``args``, print the results; returns the exit status
+    (``recorded_meta``: see :func:`~sweepnet.scheduler.run_sweep`)."""
     from rich.console import Console
 
     from sweepnet.progress import progress_for
@@ -100,6 +109,7 @@ def execute(plan: SweepPlan, args: argparse.Namespace, *, resume: bool, resume_c
             address=args.address,
             max_concurrent=args.max_concurrent,
             resume=resume,
+            recorded_meta=recorded_meta,
             progress=progress,
             dashboard=args.dashboard,
         )

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sweepnet.data import Dataset
     from sweepnet.records import TrialResult, TrialSpec
     from sweepnet.replay import Replay
+    from sweepnet.schema import TrialSetup
 
 __all__ = ["register", "run"]
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         from sweepnet.replay import recorded_trial
 
         replay = recorded_trial(args.config, args.trial, args.set, args.tracking_uri)
-        plan, spec = replay.plan, replay.spec
+        plan, spec, setup = replay.plan, replay.spec, replay.setup
     elif args.tracking_uri:
         raise ConfigError("--tracking-uri", "only --trial reads the tracking store")
     else:
@@ -84,17 +85,17 @@ def run(args: argparse.Namespace) -> int:
     dataset = plan.load_dataset()
     plan.check(dataset)
     if replay is None:
-        params = plan.make_searcher().ask()
+        params = plan.bind(dataset.meta).make_searcher().ask()
         if params is None:
             raise ConfigError("search.searcher", "proposed no trial to run")
-        spec = plan.trial_spec(params, number=0)
+        spec, setup = plan.trial(params, number=0)
         print(f"trial {spec.trial_id[:8]} of sweep {plan.name} (seed {spec.seed})")
     else:
         _print_recorded(replay)
-    plan.check_model_size(spec)  # a point no probe covered; in a sweep it fails only its trial
+    plan.check_model_size(setup, dataset.meta)  # a point no probe covered; in a sweep it fails only its trial
     for path, value in spec.params.items():
         print(f"  {path} = {value!r}")
-    result = _run(spec, dataset, verbose=not args.quiet, debug=args.pdb)
+    result = _run(spec, setup, dataset, verbose=not args.quiet, debug=args.pdb)
     if result is None:
         return 1
     print(_describe(result))
@@ -143,14 +144,14 @@ def _epochs(count: int) -> str:
     return f"{count} epoch{'s' * (count != 1)}"
 
 
-def _run(spec: TrialSpec, dataset: Dataset, *, verbose: bool, debug: bool) -> TrialResult | None:
+def _run(spec: TrialSpec, setup: TrialSetup, dataset: Dataset, *, verbose: bool, debug: bool) -> TrialResult | None:
     """``run_trial``; with ``debug``, an exception opens ``pdb.post_mortem`` and gives None."""
     from sweepnet.trial import run_trial
 
     if not debug:
-        return run_trial(spec, dataset=dataset, verbose=verbose)
+        return run_trial(spec, dataset=dataset, setup=setup, verbose=verbose)
     try:
-        return run_trial(spec, dataset=dataset, verbose=verbose, raise_errors=True)
+        return run_trial(spec, dataset=dataset, setup=setup, verbose=verbose, raise_errors=True)
     except Exception:
         import pdb
         import traceback

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sweepnet.data import Dataset
-    from sweepnet.plan import SweepPlan
+    from sweepnet.plan import BoundPlan, SweepPlan
 
 __all__ = ["add_config_arguments", "register", "run", "summary"]
 
@@ -75,14 +75,15 @@ def summary(plan: SweepPlan, dataset: Dataset) -> str:
     sizes = " / ".join(str(len(x)) for x in (dataset.X_train, dataset.X_val, dataset.X_test))
     folds = f", {len(dataset.folds)}-fold cross-validation" if dataset.folds else ""
     leaves = plan.space.leaves()
+    bound = plan.bind(meta)
     lines = [
         f"{plan.source} is valid",
         f"  sweep       {plan.name} (seed {plan.seed})",
         f"  data        {meta.name}: {meta.task}{classes}, inputs {tuple(meta.input_shape)}, {sizes} samples{folds}",
         f"  models      {', '.join(plan.model_names)}",
-        f"  searcher    {plan.search.searcher}: {_budget(plan)}",
+        f"  searcher    {plan.search.searcher}: {_budget(bound)}",
         f"  pruner      {plan.pruner_name}{_options(plan.pruner_options)}",
-        f"  metric      {plan.metric} ({plan.mode}), at most {plan.max_epochs} epoch{'s' * (plan.max_epochs != 1)}"
+        f"  metric      {bound.metric} ({bound.mode}), at most {plan.max_epochs} epoch{'s' * (plan.max_epochs != 1)}"
         " per trial",
         f"  parameters  {len(leaves)}",
     ]
@@ -91,14 +92,14 @@ def summary(plan: SweepPlan, dataset: Dataset) -> str:
     return "\n".join(lines)
 
 
-def _budget(plan: SweepPlan) -> str:
+def _budget(bound: BoundPlan) -> str:
     """``"12 trials"``, ``"at most 20 trials, 600 s"``, ``"until val_acc >= 0.95"`` ..."""
-    search = plan.search
+    plan, search = bound.plan, bound.plan.search
     parts = [f"{plan.total_trials} trials"] if plan.total_trials is not None else []
     if search.time_budget_s is not None:
         parts.append(f"{search.time_budget_s:g} s")
     if search.target is not None:
-        parts.append(f"until {plan.metric} {'>=' if plan.mode == 'max' else '<='} {search.target:g}")
+        parts.append(f"until {bound.metric} {'>=' if bound.mode == 'max' else '<='} {search.target:g}")
     size = plan.space.size
     grid = f" (of {size} points)" if search.searcher == "grid" and size != plan.total_trials else ""
     return ("at most " if len(parts) > 1 else "") + ", ".join(parts) + grid

@@ -35,9 +35,8 @@ def finished_sweep(tmp_path, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     plan = plan_from_text(SWEEP, [f"tracking.uri={uri}"], source="finished.yaml")
-    plan.load_dataset()
     hook = create_plugin_manager(autoload=False).hook
-    sweep = plan.sweep_info()
+    sweep = plan.bind(plan.load_dataset().meta).sweep
     hook.sweepnet_sweep_start(sweep=sweep)
     results = []
     for number, params in enumerate(grid_points(plan.space)):

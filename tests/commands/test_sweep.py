@@ -22,8 +22,8 @@ import psutil
 import pytest
 
 from sweepnet.cli import main
-from sweepnet.driver import SweepOutcome
 from sweepnet.records import SweepInfo, TrialResult, TrialSpec, TrialState
+from sweepnet.rules import SweepOutcome
 from sweepnet.tracking import read_sweep
 
 SWEEP = """\

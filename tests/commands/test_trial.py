@@ -67,8 +67,7 @@ def test_runs_the_searchers_first_point_printing_the_solver_lines(sweep_file, ca
     assert main(["trial", str(sweep_file)]) == 0
     out = capsys.readouterr().out
     plan = load_plan(sweep_file, registries=builtin_registries)
-    plan.load_dataset()
-    first = plan.make_searcher().ask()
+    first = plan.bind(plan.load_dataset().meta).make_searcher().ask()
     spec = plan.trial_spec(first, 0)
     assert f"trial {spec.trial_id[:8]} of sweep quickstart (seed {spec.seed})" in out
     assert f"  model.reg = {first['model.reg']!r}" in out

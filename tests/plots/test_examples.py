@@ -45,9 +45,9 @@ def test_the_example_draws_the_pictures_its_readme_names(file, builtin_registrie
     dataset = None if plan.data_spec.name == "cifar10" else plan.load_dataset()
     meta = _CIFAR_FEATURES if dataset is None else dataset.meta
     kind = "acc" if meta.task == "classification" else "rmse"
-    plan.sweep_info(data_meta=meta)  # the default metric follows from the data set's task
-    metric, mode = plan.metric, plan.mode
-    searcher = plan.make_searcher()
+    bound = plan.bind(meta)  # the default metric follows from the data set's task
+    metric, mode = bound.metric, bound.mode
+    searcher = bound.make_searcher()
     rng = np.random.default_rng(0)
     entries = []
     for number in range(_MAX_TRIALS):

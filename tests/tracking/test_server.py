@@ -128,9 +128,10 @@ search: {searcher: grid}
 def test_real_digits_trials_against_a_server(server, hook, tmp_path):
     plan = plan_from_text(DIGITS_FC, [f"tracking.uri={server.uri}"], source="digits.yaml")
     dataset = plan.load_dataset()
-    sweep = plan.sweep_info(data_meta=dataset.meta)
+    bound = plan.bind(dataset.meta)
+    sweep = bound.sweep
     hook.sweepnet_sweep_start(sweep=sweep)
-    searcher, entries = plan.make_searcher(), []
+    searcher, entries = bound.make_searcher(), []
     while (params := searcher.ask()) is not None:
         spec = plan.trial_spec(params, len(entries))
         hook.sweepnet_trial_start(sweep=sweep, trial=spec)
