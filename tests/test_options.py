@@ -92,7 +92,8 @@ def test_the_plan_validates_the_searchers_options_once_and_hands_them_over():
     registries = create_plugin_manager(autoload=False).build_registries()
     registries.searchers.add("counting", _CountingSearcher)
     _VALIDATIONS.clear()
-    plan = plan_from_text(SWEEP, registries=registries)
-    searchers = [plan.make_searcher(), plan.make_searcher()]
+    bound = plan_from_text(SWEEP, registries=registries).bind(None)
+    assert bound is not None
+    searchers = [bound.make_searcher(), bound.make_searcher()]
     assert len(_VALIDATIONS) == 1
     assert searchers[0].options.spread == 2.0 and searchers[0].options is searchers[1].options
