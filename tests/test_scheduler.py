@@ -280,7 +280,7 @@ def test_a_trial_that_keeps_killing_its_worker_fails_after_the_retries():
     others = [result for x, result in results.items() if x != 1]
     assert len(others) == 7 and {result.state for result in others} == {TrialState.COMPLETED}
     # At most the trial that ran just before the killer on its worker is re-run: its result may
-    # have been lost with the process (SweepDriver.lost with a trial queued behind).
+    # have been lost with the process (SweepRules.worker_lost with a trial queued behind).
     assert sum(result.retries for result in others) <= 1
 
 
