@@ -22,6 +22,8 @@ from sweepnet.records import TrialResult, TrialState
 from sweepnet.rules import SweepRules, TrialStage
 from sweepnet.search import NoPruner, RandomSearcher, Searcher
 
+from .recorder import Recorder
+
 GRID = """\
 name: toy
 metric: val_acc
@@ -65,33 +67,6 @@ def _plan(text=GRID, *overrides, meta=None, searcher=None):
     """The plan of ``text`` bound to ``meta`` (None: the file names the metric)."""
     bound = plan_from_text(text, overrides, "toy").bind(meta)
     return SpiedPlan(bound.plan, bound.sweep, searcher=searcher)
-
-
-@dataclass
-class Recorder:
-    """A plugin that records every lifecycle hook call."""
-
-    calls: list[tuple[Any, ...]] = field(default_factory=list)
-
-    @hookimpl
-    def sweepnet_sweep_start(self, sweep):
-        self.calls.append(("sweep_start", sweep.resumed))
-
-    @hookimpl
-    def sweepnet_trial_start(self, trial):
-        self.calls.append(("trial_start", trial.number))
-
-    @hookimpl
-    def sweepnet_trial_report(self, trial, epoch, metrics):
-        self.calls.append(("trial_report", trial.number, epoch))
-
-    @hookimpl
-    def sweepnet_trial_end(self, trial, result):
-        self.calls.append(("trial_end", trial.number, result.state))
-
-    @hookimpl
-    def sweepnet_sweep_end(self, results):
-        self.calls.append(("sweep_end", len(results)))
 
 
 def _rules(plan=None, history=(), plugin=None):

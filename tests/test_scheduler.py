@@ -15,9 +15,7 @@ import threading
 import time
 import weakref
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 import ray
@@ -26,9 +24,11 @@ from sweepnet import hookimpl
 from sweepnet.config import SweepPlan, plan_from_text
 from sweepnet.errors import ConfigError, SweepnetError
 from sweepnet.pluginmanager import PluginManager
-from sweepnet.records import TrialResult, TrialSpec, TrialState
+from sweepnet.records import TrialResult, TrialState
 from sweepnet.scheduler import run_sweep
 from sweepnet.search import ASHAPruner
+
+from .recorder import Recorder
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -52,48 +52,6 @@ search: {{searcher: grid}}
 def _plan(xs, epochs, *overrides):
     """A real plan over ``model.reg`` (read as ``x`` by the trial functions below)."""
     return plan_from_text(SWEEP.format(xs=list(xs), epochs=epochs), overrides, "toy")
-
-
-@dataclass
-class Recorder:
-    """A driver-side plugin recording the lifecycle hooks (and answering ``sweepnet_sweep_history``)."""
-
-    history: list[tuple[TrialSpec, TrialResult]] | None = None
-    calls: list[tuple[Any, ...]] = field(default_factory=list)
-    on_report: Any = None
-    on_prepare: Any = None
-
-    @hookimpl
-    def sweepnet_sweep_prepare(self, sweep):
-        self.calls.append(("sweep_prepare", sweep.resumed, threading.current_thread().name))
-        if self.on_prepare is not None:
-            self.on_prepare()
-
-    @hookimpl
-    def sweepnet_sweep_start(self, sweep):
-        self.calls.append(("sweep_start", sweep.resumed))
-
-    @hookimpl
-    def sweepnet_trial_start(self, trial):
-        self.calls.append(("trial_start", trial.number))
-
-    @hookimpl
-    def sweepnet_trial_report(self, trial, epoch, metrics):
-        self.calls.append(("trial_report", trial.number, epoch))
-        if self.on_report is not None:
-            self.on_report(trial, epoch)
-
-    @hookimpl
-    def sweepnet_trial_end(self, trial, result):
-        self.calls.append(("trial_end", trial.number, result.state))
-
-    @hookimpl
-    def sweepnet_sweep_end(self, results):
-        self.calls.append(("sweep_end", len(results)))
-
-    @hookimpl
-    def sweepnet_sweep_history(self):
-        return self.history
 
 
 def _hook(recorder):
